@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (see docs/architecture.md):
+//   codecs (no I/O)      HTTPCodec, WebSocketCodec (+ CZlib for permessage-deflate)
+//   transport            NetServer (sockets, Dispatch event loops, connections, static files, broadcast)
+//   class domain         ClassPlan (plan files, validation), ClassEngine (state machine, recording)
+//   live server          LiveClass (WebSocket protocol joining NetServer and ClassEngine)
+//   executables          classctl, ws-echo, classbench
+let package = Package(
+    name: "classctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "classctl", targets: ["classctl"]),
+        .executable(name: "ws-echo", targets: ["ws-echo"]),
+        .executable(name: "classbench", targets: ["classbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+
+        // Pure codecs: bytes in, values or errors out. No sockets, no Dispatch.
+        .target(name: "HTTPCodec"),
+        .target(name: "WebSocketCodec", dependencies: ["HTTPCodec", "CZlib"]),
+
+        // Transport: sockets, Dispatch event sources, connections, static files, broadcast.
+        .target(name: "NetServer", dependencies: [
+            "HTTPCodec", "WebSocketCodec", "CZlib",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Class domain: knows nothing about sockets.
+        .target(name: "ClassPlan", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "ClassEngine", dependencies: ["ClassPlan"]),
+
+        // The live class: WebSocket protocol joining the engine to the network.
+        .target(name: "LiveClass", dependencies: [
+            "NetServer", "ClassPlan", "ClassEngine",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .executableTarget(name: "classctl", dependencies: [
+            "LiveClass", "NetServer", "ClassPlan", "ClassEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "ws-echo", dependencies: [
+            "NetServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "classbench", dependencies: [
+            "WebSocketCodec",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "HTTPCodecTests", dependencies: ["HTTPCodec"]),
+        .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
+        .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec"]),
+        .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"]),
+        .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
+        .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan"]),
+    ]
+)
