@@ -31,7 +31,7 @@ public enum PlanLoader {
         if let bad = firstInvalidUTF8(bytes) {
             let (line, column) = lineAndColumn(ofByte: bad, in: bytes)
             return (nil, [Diagnostic(severity: .error, file: file, line: line, column: column, path: "",
-                                     message: "the file is not UTF-8 text (byte \(bad) is invalid); save it as UTF-8")])
+                                     message: "the file is not UTF-8 text (invalid byte at offset \(bad)); save it as UTF-8")])
         }
         return parse(String(decoding: bytes, as: UTF8.self), file: file)
     }
@@ -60,14 +60,21 @@ public enum PlanLoader {
         }
 
         var decoder = PlanDecoder(file: file)
-        guard let plan = decoder.decode(root) else { return (nil, decoder.diagnostics) }
+        guard let plan = decoder.decode(root) else { return (nil, inFileOrder(decoder.diagnostics)) }
         var diagnostics = decoder.diagnostics
         for advice in PlanAdvice.warnings(for: plan) {
             let mark = decoder.sourceMap.locate(advice.path)
             diagnostics.append(Diagnostic(severity: .warning, file: file, line: mark.line, column: mark.column,
                                           path: advice.path, message: advice.message))
         }
-        return (plan, diagnostics)
+        return (plan, inFileOrder(diagnostics))
+    }
+
+    /// Errors and warnings interleaved by position, as an editor lists them.
+    private static func inFileOrder(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        diagnostics.enumerated().sorted {
+            ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
+        }.map(\.element)
     }
 
     // MARK: Helpers

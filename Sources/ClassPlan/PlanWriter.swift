@@ -28,7 +28,10 @@ public enum PlanWriter {
             if let incline = segment.inclinePercent { fields.append("incline: \(Quantity.formatNumber(incline))%") }
             if !segment.cues.isEmpty {
                 fields.append("cues:")
-                for cue in segment.cues {
+                for cue in segment.cues where cue.atMs == 0 {
+                    fields.append("  - \(quote(cue.text))")
+                }
+                for cue in segment.cues where cue.atMs != 0 {
                     fields.append("  - at: \(Quantity.formatDuration(cue.atMs))")
                     fields.append("    text: \(quote(cue.text))")
                 }
