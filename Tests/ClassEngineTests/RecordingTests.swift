@@ -26,6 +26,7 @@ private struct RecordedClass {
 @Suite struct RecordingTests {
     @Test func roundTripKeepsHeaderAndEvents() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let plan = samplePlan()
         let writer = try RecordingWriter(directory: directory, plan: plan, classCode: "AB12", startedAt: 1_000)
         #expect(writer.fileURL.lastPathComponent == "class-AB12-1000.jsonl")
@@ -49,6 +50,7 @@ private struct RecordedClass {
 
     @Test func truncatedLastLineIsToleratedAndReported() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let writer = try RecordingWriter(directory: directory, plan: samplePlan(), classCode: "T", startedAt: 0)
         try writer.append(RecordedEvent(at: 0, kind: .command, command: .start, seq: 1, stepIndex: 0))
         try writer.close()
@@ -64,6 +66,7 @@ private struct RecordedClass {
 
     @Test func garbageBeforeTheLastLineIsAnErrorWithItsLineNumber() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let writer = try RecordingWriter(directory: directory, plan: samplePlan(), classCode: "G", startedAt: 0)
         try writer.close()
         var text = try String(contentsOf: writer.fileURL, encoding: .utf8)
@@ -80,6 +83,7 @@ private struct RecordedClass {
 
     @Test func writerErrorsAreThrownWithAClearMessage() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         // A regular file where the directory should be: fails even for root.
         let blocker = directory.appendingPathComponent("blocker")
         try Data("x".utf8).write(to: blocker)
@@ -114,6 +118,7 @@ private struct RecordedClass {
 
     @Test func exportIsTheClassAsRun() throws {
         let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
         let plan = samplePlan()  // brief 60s, walk x3 (rest 30s), cool 120s
         var run = RecordedClass(engine: ClassEngine(plan: plan),
                                 writer: try RecordingWriter(directory: directory, plan: plan, classCode: "X", startedAt: 0))
