@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "HTTPCodecTests", dependencies: ["HTTPCodec"]),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
         .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec", "TestSupport"]),
-        .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"]),
+        .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"], exclude: ["fixtures"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]

@@ -40,8 +40,10 @@ public enum PlanLoader {
         guard text.utf8.count <= maxFileBytes else {
             return (nil, [fileLevel(file, "the file is larger than \(maxFileBytes / 1024) KiB; a plan file is a few KiB of text")])
         }
-        if text.unicodeScalars.contains(where: { $0 == "\0" }) {
-            return (nil, [fileLevel(file, "the file contains NUL bytes: it is binary, not a plan")])
+        if let nul = text.utf8.firstIndex(of: 0) {
+            let (line, column) = YAMLShapeCheck.position(ofByte: text.utf8.distance(from: text.utf8.startIndex, to: nul), in: text)
+            return (nil, [Diagnostic(severity: .error, file: file, line: line, column: column, path: "",
+                                     message: "the file contains NUL bytes: it is binary, not a plan")])
         }
         if let problem = YAMLShapeCheck.check(text) {
             return (nil, [Diagnostic(severity: .error, file: file, line: problem.line, column: problem.column,
