@@ -22,19 +22,21 @@ final class Replayer: @unchecked Sendable {
     }
 
     func start() {
-        // Only instructor commands are replayed; the engine redoes timed advances itself,
-        // and announcements are re-sent as they happened.
-        let events = recording.events.filter { $0.kind == .command || $0.kind == .announce }
-        guard let first = events.first else {
-            logger.warning("replay: the recording has no commands")
-            return
+        // Instructor commands are re-issued at their recorded offsets (the engine redoes timed
+        // advances itself); announcements are re-sent at theirs.
+        let commands = ReplaySchedule.items(for: recording, speed: speed)
+        let origin = recording.startedAt
+        logger.info("replay: \(commands.count) commands at \(speed)x")
+        for item in commands {
+            queue.asyncAfter(deadline: .now() + .milliseconds(Int(item.offsetMs))) { [self] in
+                session.apply(item.command, source: "replay")
+            }
         }
-        logger.info("replay: \(events.count) events at \(speed)x")
-        for e in events {
-            let offset = Double(e.at - first.at) / speed
+        for e in recording.events where e.kind == .announce {
+            guard let text = e.text else { continue }
+            let offset = Double(e.at - origin) / speed
             queue.asyncAfter(deadline: .now() + .milliseconds(Int(offset))) { [self] in
-                if let c = e.command { session.apply(c, source: "replay") }
-                else if let t = e.text { session.broadcastAnnouncement(t) }
+                session.broadcastAnnouncement(text)
             }
         }
     }
