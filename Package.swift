@@ -39,14 +39,17 @@ let package = Package(
         .target(name: "ClassPlan", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "ClassEngine", dependencies: ["ClassPlan"]),
 
+        // QR codes for the join link: pure encoder plus terminal and SVG renderers.
+        .target(name: "QRCode"),
+
         // The live class: WebSocket protocol joining the engine to the network.
         .target(name: "LiveClass", dependencies: [
-            "NetServer", "ClassPlan", "ClassEngine",
+            "NetServer", "ClassPlan", "ClassEngine", "QRCode",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         .executableTarget(name: "classctl", dependencies: [
-            "LiveClass", "NetServer", "ClassPlan", "ClassEngine",
+            "LiveClass", "NetServer", "ClassPlan", "ClassEngine", "QRCode",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -68,6 +71,7 @@ let package = Package(
         .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec", "TestSupport"]),
         .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"], exclude: ["fixtures"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )
