@@ -122,12 +122,12 @@ public final class Connection: @unchecked Sendable {
     // MARK: HTTP
 
     private func processHTTP() {
-        while var parser = http, !closeAfterFlush {
-            let result = parser.next()
-            http = parser
+        // Mutated in place through `http!`: copying the parser out and back would copy its buffer.
+        while http != nil, !closeAfterFlush {
+            let result = http!.next()
             switch result {
             case .needMoreData:
-                if parser.hasPartialRequest {
+                if http!.hasPartialRequest {
                     if requestStartedAt == 0 { requestStartedAt = monotonicMillis() }
                 } else {
                     requestStartedAt = 0
@@ -194,9 +194,8 @@ public final class Connection: @unchecked Sendable {
     // MARK: WebSocket
 
     private func receivedWebSocket(_ bytes: UnsafeRawBufferPointer) {
-        guard var machine = ws else { return }
-        let events = machine.receive(bytes)
-        ws = machine
+        guard ws != nil else { return }
+        let events = ws!.receive(bytes)   // in place: a copy would duplicate the machine's buffers
         for event in events {
             if isTornDown { return }
             switch event {
@@ -234,8 +233,8 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func sendOnLoop(opcode: WebSocketOpcode, payload: [UInt8], kind: OutboundKind) {
-        guard let machine = ws, !isTornDown, !machine.isClosing else { return }
-        let frame = machine.frameMessage(opcode: opcode, payload: payload, compressor: &loop.compressor)
+        guard ws != nil, !isTornDown, !ws!.isClosing else { return }
+        let frame = ws!.frameMessage(opcode: opcode, payload: payload, compressor: &loop.compressor)
         loop.stats.messagesOut += 1
         enqueue(ByteBuffer(frame), kind: kind)
         flushOutbound()
@@ -249,10 +248,9 @@ public final class Connection: @unchecked Sendable {
 
     func closeOnLoop(code: UInt16, reason: String) {
         guard !isTornDown else { return }
-        if var machine = ws {
-            guard !machine.isClosing else { return }
-            let frame = machine.initiateClose(code: code, reason: reason)
-            ws = machine
+        if ws != nil {
+            guard !ws!.isClosing else { return }
+            let frame = ws!.initiateClose(code: code, reason: reason)
             closingSince = monotonicMillis()
             enqueue(ByteBuffer(frame), kind: .ordinary)
             flushOutbound()
@@ -264,7 +262,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     func enqueueBroadcast(_ frames: BroadcastFrames, kind: OutboundKind) {
-        guard let machine = ws, !machine.isClosing, !isTornDown else { return }
+        guard ws != nil, !ws!.isClosing, !isTornDown else { return }
         let buffer: ByteBuffer
         if let d = deflate, let c = frames.compressed(windowBits: d.serverMaxWindowBits) {
             buffer = c
@@ -331,8 +329,8 @@ public final class Connection: @unchecked Sendable {
 
     func sweep(now: Int64, config: ServerConfiguration) {
         guard !isTornDown else { return }
-        if let machine = ws {
-            if machine.isClosing || closeAfterFlush {
+        if ws != nil {
+            if ws!.isClosing || closeAfterFlush {
                 if closingSince == 0 { closingSince = now }
                 if now - closingSince > config.closeTimeoutMs { teardown(reason: "close timeout") }
             } else if now - lastReadAt > config.webSocketSilenceTimeoutMs {

@@ -12,14 +12,14 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         var object: [String: String] = [
             "time": ISO8601DateFormatter().string(from: Date()),
-            "level": level.rawValue,
+            "level": event.level.rawValue,
             "label": label,
-            "message": message.description,
+            "message": event.message.description,
         ]
-        for (k, v) in self.metadata.merging(metadata ?? [:], uniquingKeysWith: { $1 }) { object[k] = v.description }
+        for (k, v) in self.metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { object[k] = v.description }
         if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
             FileHandle.standardError.write(data + Data("\n".utf8))
         }

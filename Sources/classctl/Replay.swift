@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import ClassEngine
+import ClassPlan
 import LiveClass
 
 /// Re-issues a recording's commands with their original timing (scaled by `speed`).
@@ -29,7 +30,7 @@ final class Replayer: @unchecked Sendable {
         logger.info("replay: \(commands.count) commands at \(speed)x")
         for item in commands {
             queue.asyncAfter(deadline: .now() + .milliseconds(Int(item.offsetMs))) { [self] in
-                session.apply(item.command, source: "replay")
+                session.apply(item.command.scaled(by: speed), source: "replay")
             }
         }
         for e in recording.events where e.kind == .announce {
@@ -52,8 +53,39 @@ struct Replay: ParsableCommand {
     @Option(name: .customLong("record-dir"), help: "Where the replay's own recording goes.") var recordDir: String?
 
     func run() throws {
-        var start = try Start.parse([recording] + (port.map { ["--port", String($0)] } ?? []) + (host.map { ["--host", $0] } ?? [])
-                                    + (recordDir.map { ["--record-dir", $0] } ?? []) + ["--speed", String(speed)])
+        var args: [String] = [recording, "--speed", String(speed)]
+        if let port { args += ["--port", String(port)] }
+        if let host { args += ["--host", host] }
+        if let recordDir { args += ["--record-dir", recordDir] }
+        let start = try Start.parse(args)
         try start.run()
+    }
+}
+
+extension ClassPlan {
+    /// The plan with every time divided by `speed`, so a replay at 2x shows phones honest
+    /// countdowns that really run twice as fast through the class.
+    func scaled(by speed: Double) -> ClassPlan {
+        guard speed > 0, speed != 1 else { return self }
+        func s(_ ms: Int64?) -> Int64? { ms.map { max(1, Int64((Double($0) / speed).rounded())) } }
+        var p = self
+        p.segments = segments.map { seg in
+            var g = seg
+            g.durationMs = s(seg.durationMs)
+            g.restMs = s(seg.restMs)
+            g.paceMs = s(seg.paceMs)
+            g.cues = seg.cues.map { Cue(atMs: Int64((Double($0.atMs) / speed).rounded()), text: $0.text) }
+            return g
+        }
+        return p
+    }
+}
+
+extension EngineCommand {
+    func scaled(by speed: Double) -> EngineCommand {
+        if case .extend(let seconds) = self, speed > 0, speed != 1 {
+            return .extend(seconds: max(1, Int((Double(seconds) / speed).rounded())))
+        }
+        return self
     }
 }

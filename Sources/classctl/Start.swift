@@ -6,6 +6,7 @@ import ClassPlan
 import ClassEngine
 import LiveClass
 import NetServer
+import QRCode
 import WebSocketCodec
 
 struct Start: ParsableCommand {
@@ -52,6 +53,7 @@ struct Start: ParsableCommand {
         do { settings = try resolvedSettings(environment: ProcessInfo.processInfo.environment) } catch {
             fail("\(error)", code: 2)
         }
+        guard (0.1...100).contains(speed) else { fail("--speed must be between 0.1 and 100", code: 2) }
         LogSetup.bootstrap(level: Logger.Level(rawValue: settings.logLevel) ?? .info, json: settings.logFormat == "json")
         let logger = Logger(label: "classctl")
 
@@ -63,7 +65,7 @@ struct Start: ParsableCommand {
                 do { replay = try RecordingReader.read(URL(fileURLWithPath: plan)) } catch {
                     fail("cannot replay \(plan): \(error)", code: 1)
                 }
-                classPlan = replay!.plan
+                classPlan = replay!.plan.scaled(by: speed)
             } else {
                 let (p, diagnostics) = PlanLoader.load(contentsOf: URL(fileURLWithPath: plan))
                 for d in diagnostics { FileHandle.standardError.write(Data((d.formatted + "\n").utf8)) }
