@@ -15,7 +15,7 @@ enum Mask {
         case 4: (x / 3 + y / 2) % 2 == 0
         case 5: x * y % 2 + x * y % 3 == 0
         case 6: (x * y % 2 + x * y % 3) % 2 == 0
-        default: ((x + y) % 2 + x * y % 3) % 2 == 0
+        default: ((x + y) % 2 + x * y % 3) % 2 == 0   // mask 7
         }
     }
 }
@@ -71,7 +71,9 @@ enum Penalty {
 
     /// N3: each dark-light-dark-dark-dark-light-dark run (1:1:3:1:1) with four light modules
     /// on one side costs 40; one with light on both sides counts twice. The area outside
-    /// the symbol counts as light, as the quiet zone will be.
+    /// the symbol counts as light, as the quiet zone will be. Encoders read this rule a little
+    /// differently (some also count the pattern at double scale), so they may pick different
+    /// masks for the same data; every mask decodes, the score only favours easier reading.
     static func finderLikePenalty(_ line: [Bool]) -> Int {
         // Slide an 11-bit window over the line with four light modules added at each end;
         // the oldest module is the highest bit, so the literals read in line order.
