@@ -31,11 +31,14 @@ if ! command -v swift >/dev/null; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import websockets, pytest, selenium" 2>/dev/null; then
+  # Rebuilt whenever Tests/e2e/requirements.txt changes (its hash is kept in the venv).
+  want=$(sha256sum Tests/e2e/requirements.txt | cut -d' ' -f1)
+  if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
     echo "setup: creating the Python test venv in .venv"
     PY=$(command -v python3)
     rm -rf .venv
     "$PY" -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check -r Tests/e2e/requirements.txt
+    echo "$want" > .venv/.requirements.sha
   fi
 fi
