@@ -33,7 +33,7 @@ function command(name, extra = {}) {
 
 const primaryAction = {
   idle: { command: 'start', label: '▶ Start' },
-  running: { command: 'pause', label: '⏸ Pause' },
+  running: { command: 'pause', label: '‖ Pause' },
   paused: { command: 'resume', label: '▶ Resume' },
   finished: { command: 'restart', label: '↺ Restart' },
 };

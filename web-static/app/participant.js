@@ -158,7 +158,7 @@ $('sound-enable').addEventListener('click', () => {
 function showVoice() {
   const btn = $('voice');
   btn.setAttribute('aria-pressed', String(signals.voice));
-  setText(btn, signals.voice ? '🗣 Voice on' : '🔇 Voice off');
+  setText(btn, signals.voice ? '♪ Voice: on' : '♪ Voice: off');
 }
 $('voice').addEventListener('click', () => { signals.setVoice(!signals.voice); showVoice(); });
 showVoice();

@@ -51,6 +51,8 @@ export class Signals {
   }
 
   vibrate(pattern) {
+    // Chrome refuses (and logs an error) until the page has had a tap.
+    if (navigator.userActivation && !navigator.userActivation.hasBeenActive) return;
     navigator.vibrate?.(pattern);
   }
 
