@@ -187,6 +187,7 @@ def test_whole_class_on_three_phones(start_class, browser):
     for d in phones:
         wait_until(lambda d=d: text(d, "announce-text") == "Water break after this round", 3, "the banner")
     screenshot(phones[0], "participant-390x844-distance")
+    inst.execute_script("scrollTo(0, 0)")
     screenshot(inst, "instructor-1280x800-running")
     set_viewport(inst, 390, 844)
     screenshot(inst, "instructor-390x844-running")

@@ -6,11 +6,13 @@ const VOICE_KEY = 'classctl.voice';
 export class Signals {
   constructor() {
     this.audio = null;
+    this.unlocked = false; // set by the first tap; before it, speech would be refused
     this.voice = storageGet(VOICE_KEY) !== 'off';
   }
 
   /** Browsers allow sound only after a tap; call this from the tap's handler. */
   enable() {
+    this.unlocked = true;
     const Ctx = window.AudioContext ?? window.webkitAudioContext;
     if (Ctx && !this.audio) this.audio = new Ctx();
     this.audio?.resume?.().catch(() => {});
@@ -45,7 +47,7 @@ export class Signals {
   }
 
   say(text) {
-    if (!this.voice || !text || !('speechSynthesis' in window)) return;
+    if (!this.unlocked || !this.voice || !text || !('speechSynthesis' in window)) return;
     speechSynthesis.cancel(); // the newest instruction matters, not a backlog
     speechSynthesis.speak(new SpeechSynthesisUtterance(text));
   }
