@@ -1,6 +1,7 @@
 // classctl: the command instructors and operators type. Thin: argument parsing,
 // configuration, printing, signals; the work is in the library targets.
 import ArgumentParser
+import Foundation
 
 @main
 struct Classctl: ParsableCommand {
@@ -13,4 +14,21 @@ struct Classctl: ParsableCommand {
             from the instructor link.
             """,
         subcommands: [Start.self, Validate.self, Show.self, New.self, Export.self, Replay.self, QR.self])
+
+    /// Like ArgumentParser's main, but usage errors exit 2 (the convention of `validate` and
+    /// most Unix tools) instead of 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code.rawValue == 64 {
+                let message = fullMessage(for: error)
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
