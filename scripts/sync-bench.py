@@ -178,6 +178,20 @@ PAGE_SCRIPT = r"""
     get: () => api,
     set: (v) => { api = v; if (v && v.live) hook(v.live); },
   });
+  // Frame pacing: how many frames, and the long gaps (a busy CPU drops frames).
+  rec.frames = { count: 0, longGaps: 0, maxGap: 0 };
+  let lastFrame = null;
+  const frame = (ts) => {
+    if (lastFrame !== null) {
+      const gap = ts - lastFrame;
+      if (gap > 25) rec.frames.longGaps += 1;
+      if (gap > rec.frames.maxGap) rec.frames.maxGap = gap;
+    }
+    lastFrame = ts;
+    rec.frames.count += 1;
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
   document.addEventListener('visibilitychange', () => rec.visibility.push([trueNow(), document.visibilityState]));
 })();
 """
@@ -266,8 +280,16 @@ class Loop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        async def cancel_all() -> None:  # open links' pumps: end them before the loop goes
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            self.run(cancel_all(), timeout=10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(5)
 
 
 # --- browsers --------------------------------------------------------------------------------
@@ -410,17 +432,19 @@ def report(rows: list[dict], phones: list[Phone], changes: list[dict], meta: dic
     out.append("Applied error split (ms): clock = the estimate of server time minus the truth at apply;"
                " timer = the estimate at apply minus effectiveAt.")
     out.append("")
-    out.append("| phone | link | clock shift | drift | clock err mean / max abs | timer late mean / max | painted p95 abs |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| phone | link | clock shift | drift | clock err mean / max abs | timer late mean / max | painted p95 abs | frames > 25 ms / longest |")
+    out.append("|---|---|---|---|---|---|---|---|")
     for ph in phones:
         mine = [r for r in rows if r["phone"] == ph.name and r["clockErrMs"] is not None]
         ce = [r["clockErrMs"] for r in mine]
         tl = [r["timerLateMs"] for r in mine]
         pe = [abs(r["paintedErrMs"]) for r in rows if r["phone"] == ph.name and r["paintedErrMs"] is not None]
+        frames = ph.record.get("frames", {})
         out.append(f"| {ph.name} | {ph.delay_ms} ms | {ph.shift_ms / 1000:+.0f} s | {ph.drift_ppm:+.0f} ppm"
                    f" | {fmt(sum(ce) / len(ce) if ce else math.nan)} / {fmt(max(map(abs, ce), default=math.nan))}"
                    f" | {fmt(sum(tl) / len(tl) if tl else math.nan)} / {fmt(max(tl, default=math.nan))}"
-                   f" | {fmt(percentile(pe, 95))} |")
+                   f" | {fmt(percentile(pe, 95))}"
+                   f" | {frames.get('longGaps', '–')} / {fmt(frames.get('maxGap'))} |")
     out.append("")
     late = [x for ph in phones for x in ph.link.lateness_ms]
     out.append(f"Load: CPU busy {meta['cpuBusy'] * 100:.0f}% of {os.cpu_count()} cores during the class; "
@@ -559,7 +583,7 @@ def main() -> int:
                 clock = ph.record.get("clock", [])
                 f.write(json.dumps({"kind": "phone", "phone": ph.name, "delayMs": ph.delay_ms,
                                     "shiftMs": ph.shift_ms, "driftPpm": ph.drift_ppm,
-                                    "dateSkewMs": ph.record.get("dateSkew"),
+                                    "dateSkewMs": ph.record.get("dateSkew"), "frames": ph.record.get("frames"),
                                     "clockErr": [[round(c["trueAt"]), round(c["err"], 2), c["rtt"]] for c in clock],
                                     "proxyLateP95Ms": percentile(ph.link.lateness_ms, 95)}) + "\n")
         (out_dir / f"{run_id}.md").write_text(text + "\n")
