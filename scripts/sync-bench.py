@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LISTENING = re.compile(r"listening: http://[\d.]+:(\d+)")
+LISTENING = re.compile(r"listening:\s+http://[\d.]+:(\d+)")
 
 
 # --- delayed links --------------------------------------------------------------------------
@@ -208,9 +208,10 @@ def make_plan(steps: int, step_s: int) -> str:
 
 
 def start_server(binary: Path, plan: Path, code: str, token: str, lead_ms: int, record_dir: Path,
-                 log_path: Path) -> tuple[subprocess.Popen, int]:
+                 web_root: Path, log_path: Path) -> tuple[subprocess.Popen, int]:
     args = [str(binary), "start", str(plan), "--host", "127.0.0.1", "--port", "0", "--code", code,
-            "--token", token, "--lead-ms", str(lead_ms), "--record-dir", str(record_dir)]
+            "--token", token, "--lead-ms", str(lead_ms), "--record-dir", str(record_dir),
+            "--web-root", str(web_root)]
     log = open(log_path, "w")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
     port: list[int] = []
@@ -369,6 +370,7 @@ def samples_for(phone: Phone, changes: list[dict]) -> list[dict]:
     """One row per (change, phone): applied and painted error = true instant − effectiveAt."""
     rec = phone.record
     applies = {a["seq"]: a for a in rec.get("applies", [])}
+    received = {st["seq"]: st for st in rec.get("states", [])}
     paints: dict[int, dict] = {}
     for p in rec.get("paints", []):
         if p["seq"] is not None:
@@ -377,6 +379,7 @@ def samples_for(phone: Phone, changes: list[dict]) -> list[dict]:
     for c in changes:
         a = applies.get(c["seq"])
         p = paints.get(c["seq"])
+        got = received.get(c["seq"])
         rows.append({
             "phone": phone.name, "delayMs": phone.delay_ms, "shiftMs": phone.shift_ms,
             "driftPpm": phone.drift_ppm, "seq": c["seq"], "cause": c["cause"],
@@ -386,6 +389,8 @@ def samples_for(phone: Phone, changes: list[dict]) -> list[dict]:
             "clockErrMs": None if a is None else a["estAt"] - a["trueAt"],
             "timerLateMs": None if a is None else a["estAt"] - c["effectiveAt"],
             "paintedErrMs": None if p is None else p["trueAt"] - c["effectiveAt"],
+            # > 0: the state reached the page only after it was due (server or link too slow)
+            "arrivedLateMs": None if got is None else got["trueAt"] - c["effectiveAt"],
         })
     return rows
 
@@ -447,7 +452,12 @@ def report(rows: list[dict], phones: list[Phone], changes: list[dict], meta: dic
                    f" | {frames.get('longGaps', '–')} / {fmt(frames.get('maxGap'))} |")
     out.append("")
     late = [x for ph in phones for x in ph.link.lateness_ms]
-    out.append(f"Load: CPU busy {meta['cpuBusy'] * 100:.0f}% of {os.cpu_count()} cores during the class; "
+    arrived_late = [r for r in rows if r["arrivedLateMs"] is not None and r["arrivedLateMs"] > 0]
+    out.append(f"States that reached a page after their effectiveAt: {len(arrived_late)} of {len(rows)}"
+               + (f" (by up to {fmt(max(r['arrivedLateMs'] for r in arrived_late))} ms)" if arrived_late else "")
+               + ".")
+    out.append(f"Load: CPU busy {meta['cpuBusy'] * 100:.0f}% of {os.cpu_count()} cores during the class "
+               f"(load average {meta['loadAvg']:.1f} at the end); "
                f"proxy chunks late vs plan p95 {fmt(percentile(late, 95))} ms, max {fmt(max(late, default=math.nan))} ms; "
                f"states seen by the instructor {fmt(min((c['leadSeenMs'] for c in changes), default=math.nan))} ms "
                f"before effectiveAt at the least.")
@@ -475,6 +485,8 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=4.0, help="seconds after the pages connect, for clock sync")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--bin", default=os.environ.get("CLASSCTL_BIN", str(ROOT / ".build" / "release")))
+    ap.add_argument("--web-root", default=str(ROOT / "web-static"),
+                    help="the pages to serve (default: this tree's web-static, live.js included)")
     ap.add_argument("--out", default=str(ROOT / "test-output" / "sync"))
     args = ap.parse_args()
 
@@ -496,7 +508,8 @@ def main() -> int:
     plan.write_text(make_plan(args.steps, args.step_seconds))
     (work / "records").mkdir()
 
-    server, port = start_server(binary, plan, code, token, args.lead_ms, work / "records", work / "server.log")
+    server, port = start_server(binary, plan, code, token, args.lead_ms, work / "records",
+                                Path(args.web_root), work / "server.log")
     loop = Loop()
     drivers = []
     phones: list[Phone] = []
@@ -565,6 +578,7 @@ def main() -> int:
         meta = {"run": run_id, "leadMs": args.lead_ms, "jitter": args.jitter, "delays": delays,
                 "shifts": shifts, "drifts": drifts, "steps": args.steps, "stepSeconds": args.step_seconds,
                 "windowsPerBrowser": args.windows_per_browser, "cpuBusy": busy,
+                "loadAvg": os.getloadavg()[0], "webRoot": args.web_root,
                 "instructorErrors": instructor.errors}
         text = report(rows, phones, changes, meta)
         print(text)

@@ -16,14 +16,19 @@ export function classCodeFromPath(pathname) {
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
 const SYNC_BURST = 5;          // time exchanges right after connecting
+const SYNC_AGAIN_MS = 2_000;   // ... again once the page has loaded: the first burst's replies
+                               // wait behind page start-up work, which skews them
 const SYNC_REFRESH = 3;        // ... and on each refresh
 const SYNC_SPACING_MS = 100;
-const SYNC_EVERY_MS = 30_000;
-const SAMPLE_MAX_AGE_MS = 120_000; // old samples go stale as the two clocks drift apart
+const SYNC_EVERY_MS = 10_000;  // three tiny messages per 10 s; frequent enough that drift
+                               // and one unlucky burst do not linger (docs/sync.md)
+const SAMPLE_MAX_AGE_MS = 120_000;
+const DRIFT_BOUND = 100e-6;    // two clocks may drift apart by up to 100 ppm (0.1 ms/s)
 const PROBE_TIMEOUT_MS = 5_000;    // no answer to a `time` in this long: the socket is dead
 
-/** Keeps time samples and answers with the offset of the one with the smallest
- *  round trip: its error is bounded by half that round trip. */
+/** Keeps time samples and answers with the offset of the most trustworthy one. A sample's
+ *  error is bounded by half its round trip (a fully one-sided path) plus the drift since it
+ *  was taken, so a fresh sample beats an old one whose round trip was barely shorter. */
 export class ClockSync {
   samples = [];
   roughOffset = 0; // from `welcome.serverTime`, until a real sample exists
@@ -37,9 +42,13 @@ export class ClockSync {
     this.samples = this.samples.filter((s) => s.at >= oldest);
   }
 
-  best() {
+  best(now = localNow()) {
     let best = null;
-    for (const s of this.samples) if (!best || s.rtt < best.rtt) best = s;
+    let bestBound = Infinity;
+    for (const s of this.samples) {
+      const bound = s.rtt / 2 + Math.max(0, now - s.at) * DRIFT_BOUND;
+      if (bound < bestBound) { best = s; bestBound = bound; }
+    }
     return best;
   }
 
@@ -72,6 +81,7 @@ export class Live {
     this.holdUntil = 0;
     this.fatal = false;
     this.lastMessageAt = 0;
+    liveClients.add(this);
 
     const wake = () => this.wake();
     addEventListener('online', wake);
@@ -125,6 +135,7 @@ export class Live {
       const hello = this.hello();
       if (hello) this.send(hello);
       this.syncClock(SYNC_BURST);
+      this.after('resync', SYNC_AGAIN_MS, () => this.syncClock(SYNC_BURST));
       this.every('refresh', SYNC_EVERY_MS, () => this.syncClock(SYNC_REFRESH));
     };
     ws.onmessage = (ev) => this.receive(ev.data);
@@ -137,6 +148,7 @@ export class Live {
     ws.onopen = ws.onmessage = ws.onclose = null;
     this.ws = null;
     this.clearTimer('refresh');
+    this.clearTimer('resync');
     this.clearTimer('probe');
     if (this.fatal) { this.setConnection('closed'); return; }
     this.setConnection(navigator.onLine === false ? 'offline' : 'reconnecting');
@@ -243,19 +255,31 @@ export class Live {
     this.lastSeq = s.seq;
     this.pending.push(s);
     this.flush();
+    this.schedule();
   }
 
-  /** Apply the newest pending state whose effectiveAt has come; set a timer for the rest. */
-  flush() {
+  /** Apply the newest pending state whose effectiveAt has come, or comes within `aheadMs`
+   *  (renderLoop passes half a frame: see there). Returns whether one was applied. */
+  flush(aheadMs = 0) {
     const now = this.serverNow();
     let due = -1;
-    this.pending.forEach((s, i) => { if (!(s.effectiveAt > now)) due = i; });
-    if (due >= 0) this.apply(this.pending.splice(0, due + 1).pop());
+    this.pending.forEach((s, i) => { if (!(s.effectiveAt > now + aheadMs)) due = i; });
+    if (due < 0) return false;
+    this.apply(this.pending.splice(0, due + 1).pop());
+    return true;
+  }
+
+  /** A timer for the earliest pending state: the fallback when no frames run (hidden tab). */
+  schedule() {
     this.clearTimer('flush');
-    if (this.pending.length) {
-      const wait = Math.min(...this.pending.map((s) => s.effectiveAt)) - now;
-      this.after('flush', Math.max(0, wait), () => this.flush());
-    }
+    if (!this.pending.length) return;
+    const wait = Math.min(...this.pending.map((s) => s.effectiveAt)) - this.serverNow();
+    this.after('flush', Math.max(0, wait), () => { this.flush(); this.schedule(); });
+  }
+
+  /** Called by renderLoop before each frame is drawn, `frameMs` apart. */
+  beforeFrame(frameMs) {
+    if (this.pending.length && this.flush(frameMs / 2)) this.schedule();
   }
 
   apply(s) {
@@ -378,10 +402,31 @@ export function setText(el, text) {
   if (el && el.textContent !== text) el.textContent = text;
 }
 
+/** Every Live on the page: renderLoop lets each apply its due states before drawing. */
+const liveClients = new Set();
+
 /** Calls `frame()` on every animation frame while visible, and twice a second while
- *  hidden (rAF stops then, but state changes should still be applied and spoken). */
+ *  hidden (rAF stops then, but state changes should still be applied and spoken).
+ *
+ *  Before drawing, each Live applies a pending state if its effectiveAt is nearer to this
+ *  frame than to the next one. Applying it from a timer instead would show it only at the
+ *  next frame, 0 to 1 frame late (0-16.7 ms at 60 Hz, +8 ms on average); this way the
+ *  change lands within half a frame of effectiveAt, early or late. */
 export function renderLoop(frame) {
-  const tick = () => { frame(); requestAnimationFrame(tick); };
+  let last = null;
+  const gaps = [];  // the last few frame intervals; their minimum is the display's period
+  const tick = (ts) => {
+    if (last !== null) {
+      gaps.push(ts - last);
+      if (gaps.length > 30) gaps.shift();
+    }
+    last = ts;
+    // A dropped frame makes one long gap: the smallest recent gap is the real period.
+    const frameMs = gaps.length ? Math.min(34, Math.max(4, Math.min(...gaps))) : 1000 / 60;
+    for (const live of liveClients) live.beforeFrame(frameMs);
+    frame();
+    requestAnimationFrame(tick);
+  };
   requestAnimationFrame(tick);
   setInterval(() => { if (document.visibilityState !== 'visible') frame(); }, 500);
 }
