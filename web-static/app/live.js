@@ -24,11 +24,14 @@ const SYNC_EVERY_MS = 10_000;  // three tiny messages per 10 s; frequent enough 
                                // and one unlucky burst do not linger (docs/sync.md)
 const SAMPLE_MAX_AGE_MS = 120_000;
 const DRIFT_BOUND = 100e-6;    // two clocks may drift apart by up to 100 ppm (0.1 ms/s)
+const BEST_SAMPLES = 3;        // the offset is the mean of this many most trustworthy samples
 const PROBE_TIMEOUT_MS = 5_000;    // no answer to a `time` in this long: the socket is dead
 
-/** Keeps time samples and answers with the offset of the most trustworthy one. A sample's
+/** Keeps time samples and answers with the offset of the most trustworthy ones. A sample's
  *  error is bounded by half its round trip (a fully one-sided path) plus the drift since it
- *  was taken, so a fresh sample beats an old one whose round trip was barely shorter. */
+ *  was taken, so a fresh sample beats an old one whose round trip was barely shorter.
+ *  Averaging the best few (not just the best) halves out the jitter left in each: on a
+ *  150 ms ± 20% link it cuts the p95 error from ~9 to ~7 ms (docs/sync.md). */
 export class ClockSync {
   samples = [];
   roughOffset = 0; // from `welcome.serverTime`, until a real sample exists
@@ -42,17 +45,19 @@ export class ClockSync {
     this.samples = this.samples.filter((s) => s.at >= oldest);
   }
 
-  best(now = localNow()) {
-    let best = null;
-    let bestBound = Infinity;
-    for (const s of this.samples) {
-      const bound = s.rtt / 2 + Math.max(0, now - s.at) * DRIFT_BOUND;
-      if (bound < bestBound) { best = s; bestBound = bound; }
-    }
-    return best;
+  /** The samples by error bound, most trustworthy first. */
+  ranked(now = localNow()) {
+    const bound = (s) => s.rtt / 2 + Math.max(0, now - s.at) * DRIFT_BOUND;
+    return this.samples.map((s) => ({ s, b: bound(s) })).sort((x, y) => x.b - y.b).map((x) => x.s);
   }
 
-  get offset() { return this.best()?.offset ?? this.roughOffset; }
+  best() { return this.ranked()[0] ?? null; }
+
+  get offset() {
+    const top = this.ranked().slice(0, BEST_SAMPLES);
+    if (!top.length) return this.roughOffset;
+    return top.reduce((sum, s) => sum + s.offset, 0) / top.length;
+  }
 }
 
 /**
