@@ -397,10 +397,10 @@ def samples_for(phone: Phone, changes: list[dict]) -> list[dict]:
 
 def summarize(rows: list[dict], key: str) -> dict:
     errs = [r[key] for r in rows if r[key] is not None]
-    by_change: dict[int, list[float]] = {}
+    by_change: dict[tuple, list[float]] = {}
     for r in rows:
-        if r[key] is not None:
-            by_change.setdefault(r["seq"], []).append(r[key])
+        if r[key] is not None:  # a change is one seq of one run
+            by_change.setdefault((r.get("run"), r["seq"]), []).append(r[key])
     spreads = [max(v) - min(v) for v in by_change.values() if len(v) > 1]
     absolute = [abs(e) for e in errs]
     return {
@@ -416,16 +416,11 @@ def fmt(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1f}"
 
 
-def report(rows: list[dict], phones: list[Phone], changes: list[dict], meta: dict) -> str:
-    out = []
-    n_changes = len(changes)
-    causes = {c: sum(1 for ch in changes if ch["cause"] == c) for c in ("auto", "command")}
-    out.append(f"{len(phones)} phones, {n_changes} changes ({causes['auto']} auto-advances, "
-               f"{causes['command']} commands), lead {meta['leadMs']} ms, jitter ±{meta['jitter'] * 100:.0f}%")
-    out.append("")
-    out.append("| link | measured | changes×phones | mean (signed) | p50 abs | p95 abs | max abs | spread p95 | spread max |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
-    groups = [(f"{d} ms", [r for r in rows if r["delayMs"] == d]) for d in meta["delays"]]
+def error_table(rows: list[dict], delays: list[int]) -> list[str]:
+    """|true instant − effectiveAt| per link class, and the spread across phones per change."""
+    out = ["| link | measured | changes×phones | mean (signed) | p50 abs | p95 abs | max abs | spread p95 | spread max |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    groups = [(f"{d} ms", [r for r in rows if r["delayMs"] == d]) for d in delays]
     groups.append(("all", rows))
     for key, label in (("paintedErrMs", "painted"), ("appliedErrMs", "applied")):
         for name, group in groups:
@@ -433,6 +428,35 @@ def report(rows: list[dict], phones: list[Phone], changes: list[dict], meta: dic
             out.append(f"| {name} | {label} | {s['n']}" + (f" ({s['missing']} missed)" if s["missing"] else "")
                        + f" | {fmt(s['meanMs'])} | {fmt(s['p50'])} | {fmt(s['p95'])} | {fmt(s['max'])}"
                        f" | {fmt(s['spreadP95'])} | {fmt(s['spreadMax'])} |")
+    return out
+
+
+def pool(paths: list[str]) -> int:
+    """Pools the samples of earlier runs (their .jsonl files, or folders of them) in one table."""
+    rows, runs = [], 0
+    for p in paths:
+        files = sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)]
+        for f in files:
+            lines = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+            runs += 1
+            rows += [{"run": f.stem, **r} for r in lines if r.get("kind") == "sample"]
+    if not rows:
+        print("no samples found", file=sys.stderr)
+        return 1
+    print(f"{runs} runs, {len(rows)} changes×phones")
+    print()
+    print("\n".join(error_table(rows, sorted({r["delayMs"] for r in rows}))))
+    return 0
+
+
+def report(rows: list[dict], phones: list[Phone], changes: list[dict], meta: dict) -> str:
+    out = []
+    n_changes = len(changes)
+    causes = {c: sum(1 for ch in changes if ch["cause"] == c) for c in ("auto", "command")}
+    out.append(f"{len(phones)} phones, {n_changes} changes ({causes['auto']} auto-advances, "
+               f"{causes['command']} commands), lead {meta['leadMs']} ms, jitter ±{meta['jitter'] * 100:.0f}%")
+    out.append("")
+    out += error_table(rows, meta["delays"])
     out.append("")
     out.append("Applied error split (ms): clock = the estimate of server time minus the truth at apply;"
                " timer = the estimate at apply minus effectiveAt.")
@@ -488,7 +512,11 @@ def main() -> int:
     ap.add_argument("--web-root", default=str(ROOT / "web-static"),
                     help="the pages to serve (default: this tree's web-static, live.js included)")
     ap.add_argument("--out", default=str(ROOT / "test-output" / "sync"))
+    ap.add_argument("--pool", nargs="+", metavar="JSONL_OR_DIR",
+                    help="no run: print one table of the samples of earlier runs")
     args = ap.parse_args()
+    if args.pool:
+        return pool(args.pool)
 
     delays = [int(x) for x in args.delays.split(",")]
     shifts = [int(x) for x in args.shifts.split(",")]
@@ -574,7 +602,7 @@ def main() -> int:
         loop.run(instructor.close())
 
         changes = [c for c in changes_from(instructor.states) if c["status"] != "idle"]
-        rows = [r for ph in phones for r in samples_for(ph, changes)]
+        rows = [{"run": run_id, **r} for ph in phones for r in samples_for(ph, changes)]
         meta = {"run": run_id, "leadMs": args.lead_ms, "jitter": args.jitter, "delays": delays,
                 "shifts": shifts, "drifts": drifts, "steps": args.steps, "stepSeconds": args.step_seconds,
                 "windowsPerBrowser": args.windows_per_browser, "cpuBusy": busy,
