@@ -80,10 +80,14 @@ class DelayLink:
         except OSError:
             client_w.close()
             return
-        await asyncio.gather(self._pipe(client_r, up_w), self._pipe(up_r, client_w),
-                             return_exceptions=True)
-        for w in (client_w, up_w):
-            w.close()
+        try:
+            await asyncio.gather(self._pipe(client_r, up_w), self._pipe(up_r, client_w),
+                                 return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # shutting down: asyncio's server would log a cancelled handler as an error
+        finally:
+            for w in (client_w, up_w):
+                w.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
@@ -568,7 +572,8 @@ def main() -> int:
         cpu0 = cpu_times()
         t_start = time.monotonic()
         # The class: timed steps advance by themselves; between them, commands at random
-        # instants (never within 400 ms of an auto-advance, so each change is separate).
+        # instants. A command landing right after an auto-advance makes a phone skip the
+        # first of the two states (it shows the newest due one): counted as "missed".
         loop.run(instructor.command("start"))
         class_s = args.steps * args.step_seconds
         step_s = args.step_seconds
