@@ -23,12 +23,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
-LISTENING = re.compile(r"listening: (http://[\d.]+:(\d+))")
+LISTENING = re.compile(r"listening:\s+(http://[\d.]+:(\d+))")
 
 
 @pytest.fixture(scope="session")
 def classctl_bin() -> Path:
     path = Path(os.environ.get("CLASSCTL_BIN", ROOT / ".build" / "release")) / "classctl"
+    if not path.is_absolute():
+        path = ROOT / path
     if not path.is_file():
         pytest.fail(f"classctl not found at {path}: run `swift build -c release` or set CLASSCTL_BIN")
     return path
