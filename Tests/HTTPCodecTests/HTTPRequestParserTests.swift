@@ -117,6 +117,7 @@ private func errorStatus(_ text: String, limits: HTTPLimits = HTTPLimits()) -> I
     p.append(Array("\r\n".utf8))
     #expect(p.next() == .needMoreData)
     #expect(p.hasPartialRequest, "empty lines start the header-completion timeout")
+    #expect(p.bufferCapacity == 0, "consumed empty lines leave no storage behind")
 }
 
 @Test(arguments: [
