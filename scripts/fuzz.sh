@@ -7,7 +7,9 @@
 #   fuzz.swift   defines @_cdecl("LLVMFuzzerTestOneInput") public func fuzzTest(_:_:) -> CInt
 #   build.conf   shell-sourceable: MODULE_DIRS (source dirs compiled into the same module as
 #                fuzz.swift, so internal API is visible and no import is needed), MODULE_NAME,
-#                EXTRA_FLAGS (e.g. "-I Sources/CZlib -lz")
+#                EXTRA_FLAGS (e.g. "-I Sources/CZlib -lz"), optional DEPENDENCIES
+#                ("Name=dir[,dir] ...": modules those sources `import`, built first as
+#                instrumented static libraries)
 #   corpus/      small committed seed corpus; the fuzzer runs on a copy in .build-fuzz/<name>/
 #   dict         optional libFuzzer dictionary
 # Exits non-zero if any target fails to build or libFuzzer reports a crash; crashing
@@ -37,12 +39,33 @@ status=0
 for name in "${names[@]}"; do
     src="Fuzz/$name"
     [[ -f "$src/fuzz.swift" && -f "$src/build.conf" ]] || { echo "$name: missing $src/fuzz.swift or build.conf" >&2; status=1; continue; }
-    MODULE_DIRS=""; MODULE_NAME="$name"; EXTRA_FLAGS=""
+    MODULE_DIRS=""; MODULE_NAME="$name"; EXTRA_FLAGS=""; DEPENDENCIES=""
     # shellcheck disable=SC1090
     source "$src/build.conf"
 
     out=".build-fuzz/$name"
-    mkdir -p "$out"
+    mkdir -p "$out/deps"
+    flags=(-sanitize=fuzzer,address -parse-as-library -O)
+    dep_flags=(-I "$out/deps" -L "$out/deps")
+    dep_failed=0
+    for dep in $DEPENDENCIES; do
+        dep_name="${dep%%=*}"
+        dep_sources=()
+        IFS=',' read -r -a dep_dirs <<< "${dep#*=}"
+        for d in "${dep_dirs[@]}"; do
+            while IFS= read -r f; do dep_sources+=("$f"); done < <(find "$d" -name '*.swift' | sort)
+        done
+        echo "== $name: building dependency $dep_name (${#dep_sources[@]} files)"
+        # shellcheck disable=SC2086
+        if ! swiftc "${flags[@]}" -module-name "$dep_name" -emit-module -emit-module-path "$out/deps/$dep_name.swiftmodule" \
+                -emit-library -static -o "$out/deps/lib$dep_name.a" "${dep_flags[@]}" $EXTRA_FLAGS \
+                "${dep_sources[@]}" 2> "$out/build-$dep_name.log"; then
+            grep -v 'ld.gold: warning' "$out/build-$dep_name.log" >&2 || true
+            dep_failed=1; break
+        fi
+        dep_flags+=("-l$dep_name")
+    done
+    if [[ $dep_failed -ne 0 ]]; then echo "$name: dependency build failed" >&2; status=1; continue; fi
     sources=()
     for d in $MODULE_DIRS; do
         while IFS= read -r f; do sources+=("$f"); done < <(find "$d" -name '*.swift' | sort)
@@ -51,7 +74,7 @@ for name in "${names[@]}"; do
 
     echo "== $name: building (${#sources[@]} files)"
     # shellcheck disable=SC2086  # EXTRA_FLAGS is a list of flags
-    if ! swiftc -sanitize=fuzzer,address -parse-as-library -O -module-name "$MODULE_NAME" \
+    if ! swiftc "${flags[@]}" -module-name "$MODULE_NAME" "${dep_flags[@]}" \
             $EXTRA_FLAGS "${sources[@]}" -o "$out/fuzzer" 2> "$out/build.log"; then
         grep -v 'ld.gold: warning' "$out/build.log" >&2 || true
         echo "$name: build failed" >&2; status=1; continue

@@ -109,6 +109,7 @@ public struct HTTPRequestParser: Sendable {
         let rest = start < buffer.count ? Array(buffer[start...]) : []
         releaseBuffer()
         state = .requestLine
+        head = Head(method: "", target: "", version: .http1_1)
         emptyLinesSkipped = 0
         return rest
     }
