@@ -45,13 +45,13 @@ final class RecordTransport {
     fileprivate func read(into destination: UnsafeMutableRawPointer, capacity: Int) -> Int {
         if !carry.isEmpty {
             let n = min(capacity, carry.count)
-            carry.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress!, byteCount: n) }
+            UnsafeMutableRawBufferPointer(start: destination, count: n).copyBytes(from: carry[0..<n])
             carry.removeFirst(n)
             return n
         }
         let n = min(capacity, input.count)
-        if n > 0, let base = input.baseAddress {
-            destination.copyMemory(from: base, byteCount: n)
+        if n > 0 {
+            UnsafeMutableRawBufferPointer(start: destination, count: n).copyMemory(from: UnsafeRawBufferPointer(rebasing: input[0..<n]))
             input = UnsafeRawBufferPointer(rebasing: input[n...])
         }
         return n

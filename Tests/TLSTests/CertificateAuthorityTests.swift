@@ -67,7 +67,10 @@ import Testing
         for bad in ["a,DNS:evil.example", "under_score", "-dash.local", "a..b", "", "space host", "x:y"] {
             #expect(throws: CertificateError.self, "\(bad)") { try ServerNames([bad]) }
         }
-        #expect(try ServerNames(["*.class.example", "Studio.Local", "studio.local"]).dnsNames == ["*.class.example", "studio.local"])
+        #expect(try ServerNames(["*.class.example", "Studio.Local", "studio.local."]).dnsNames == ["*.class.example", "studio.local"])
+        #expect(throws: CertificateError("an empty passphrase cannot protect a key")) {
+            try authority.key.pem(passphrase: "")
+        }
     }
 
     @Test func thisMachineNames() {
