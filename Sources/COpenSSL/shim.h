@@ -28,12 +28,8 @@ static inline long copenssl_SSL_CTX_set_tlsext_ticket_keys(SSL_CTX *ctx, unsigne
 static inline long copenssl_SSL_set_tlsext_host_name(SSL *s, const char *name) { return SSL_set_tlsext_host_name(s, name); }
 static inline long copenssl_SSL_set_min_proto_version(SSL *s, int v) { return SSL_set_min_proto_version(s, v); }
 static inline long copenssl_SSL_set_max_proto_version(SSL *s, int v) { return SSL_set_max_proto_version(s, v); }
-/// The capacity of a memory BIO's buffer (`max`), which never shrinks by itself.
-static inline size_t copenssl_BIO_mem_capacity(BIO *b) {
-    BUF_MEM *bm = NULL;
-    if (BIO_get_mem_ptr(b, &bm) <= 0 || bm == NULL) return 0;
-    return bm->max;
-}
+static inline void copenssl_BIO_set_retry_read(BIO *b) { BIO_set_retry_read(b); }
+static inline void copenssl_BIO_clear_retry_flags(BIO *b) { BIO_clear_retry_flags(b); }
 
 // Key generation: EVP_EC_gen / EVP_RSA_gen expand to the variadic EVP_PKEY_Q_keygen.
 static inline EVP_PKEY *copenssl_EVP_EC_gen(const char *curve) { return EVP_EC_gen(curve); }
@@ -50,4 +46,13 @@ static inline uint64_t copenssl_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_C
 static inline uint64_t copenssl_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 static inline unsigned long copenssl_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
 static inline int copenssl_MBSTRING_UTF8(void) { return MBSTRING_UTF8; }
+
+// Bytes malloc has handed out and not had back (glibc), so tests can measure what a TLS
+// session keeps; RSS alone mixes in freed-but-retained heap.
+#if defined(__GLIBC__)
+#include <malloc.h>
+static inline size_t copenssl_heap_bytes_in_use(void) { return mallinfo2().uordblks; }
+#else
+static inline size_t copenssl_heap_bytes_in_use(void) { return 0; }
+#endif
 #endif

@@ -55,19 +55,15 @@ public final class TLSPrivateKey: @unchecked Sendable {
     /// PKCS#8 PEM ("BEGIN PRIVATE KEY"), or AES-256-CBC encrypted with `passphrase`
     /// ("BEGIN ENCRYPTED PRIVATE KEY").
     public func pem(passphrase: String? = nil) throws(CertificateError) -> String {
+        if passphrase?.isEmpty == true { throw CertificateError("an empty passphrase cannot protect a key") }
         ERR_clear_error()
         let text = MemoryBIO.text { bio in
             guard let passphrase else {
                 return PEM_write_bio_PKCS8PrivateKey(bio, pkey, nil, nil, 0, nil, nil) == 1
             }
-            var bytes = Array(passphrase.utf8)
+            var bytes = passphrase.utf8.map { CChar(bitPattern: $0) }
             defer { bytes.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
-            let length = Int32(clamping: bytes.count)
-            return bytes.withUnsafeMutableBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                    PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), $0, length, nil, nil) == 1
-                }
-            }
+            return PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), &bytes, Int32(clamping: bytes.count), nil, nil) == 1
         }
         guard let text else { throw .openSSL("cannot write the private key") }
         return text

@@ -89,7 +89,7 @@ public struct CertificateInfo: Sendable, Equatable {
             let pattern = Self.normalized(pattern)
             if pattern == name { return true }
             guard pattern.hasPrefix("*."), let dot = name.firstIndex(of: ".") else { return false }
-            return name[..<dot].isEmpty == false && name[name.index(after: dot)...] == pattern.dropFirst(2)
+            return !name[..<dot].isEmpty && name[name.index(after: dot)...] == pattern.dropFirst(2)
         }
     }
 

@@ -153,12 +153,14 @@ public struct LocalCertificateAuthority: Sendable {
     }
 }
 
-/// Writes a file atomically with an exact mode: a temporary file created with that mode (so a
-/// key is never readable by others, not even briefly), flushed, then renamed over the target.
+/// Writes a file atomically with an exact mode: a new temporary file created with that mode (so
+/// a key is never readable by others, not even briefly), flushed, then renamed over the target.
 enum SecureFile {
     static func write(_ text: String, to path: String, mode: mode_t) throws(CertificateError) {
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)
+        // O_EXCL: never write a key into a file someone else created (a leftover is removed first).
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw CertificateError("cannot write \(path): \(String(cString: strerror(errno)))") }
         var failure: String?
         if fchmod(fd, mode) != 0 { failure = String(cString: strerror(errno)) }  // the umask may have narrowed it

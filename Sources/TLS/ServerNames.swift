@@ -29,8 +29,9 @@ public struct ServerNames: Equatable, Sendable {
         guard Self.isValidHostName(name) else {
             throw CertificateError("'\(name)' is neither a valid host name (letters, digits, hyphens and dots; '*.' wildcard allowed in front) nor an IP address")
         }
-        let lowered = name.lowercased()
-        if !dnsNames.contains(lowered) { dnsNames.append(lowered) }
+        var normalized = name.lowercased()
+        if normalized.hasSuffix(".") { normalized.removeLast() }  // "studio.local." is "studio.local"
+        if !dnsNames.contains(normalized) { dnsNames.append(normalized) }
     }
 
     /// RFC 1123 host names, which browsers require in certificates (no underscores, no spaces).

@@ -18,6 +18,8 @@ public struct TLSConfigurationError: Error, CustomStringConvertible, Equatable, 
         case invalidKey
         /// OpenSSL refused a setting (out of memory, a policy the library does not support).
         case openSSL
+        /// `reload()` on a context that was built from memory, not files.
+        case notReloadable
     }
 
     /// Which of the two files a message is about.

@@ -42,7 +42,7 @@ public final class TLSServerContext: @unchecked Sendable {
     public func reload() throws(TLSConfigurationError) {
         let source = lock.withLock { self.source }
         guard case .files(let certificate, let key, let passphrase) = source else {
-            throw TLSConfigurationError(.fileMissing, "this TLS context was built from memory; there are no files to reload")
+            throw TLSConfigurationError(.notReloadable, "this TLS context was built from memory; there are no files to reload")
         }
         try reload(certificateFile: certificate, keyFile: key, passphrase: passphrase)
     }
@@ -234,7 +234,7 @@ private final class PassphraseRequest {
     func copy(into buffer: UnsafeMutablePointer<CChar>, size: Int32) -> Int32 {
         wasAsked = true
         guard let passphrase, !passphrase.isEmpty, passphrase.count <= Int(size) else { return -1 }
-        passphrase.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        UnsafeMutableRawBufferPointer(start: buffer, count: passphrase.count).copyBytes(from: passphrase)
         return Int32(passphrase.count)
     }
 }

@@ -3,7 +3,7 @@
 import COpenSSL
 
 /// What one `TLSSession.receive` produced.
-public struct TLSReceiveResult {
+public struct TLSReceiveResult: Sendable {
     /// Application data decrypted from this input (may be empty).
     public var plaintext: [UInt8] = []
     /// Records to send to the peer now: handshake messages, session tickets, alerts.
@@ -53,14 +53,12 @@ public struct TLSError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 }
 
-/// One connection's TLS state machine over two memory BIOs. Not thread-safe: owned by the
-/// connection's queue, like the codecs.
+/// One connection's TLS state machine. OpenSSL reads and writes records through an in-memory
+/// BIO (`RecordTransport`) only during calls, so this holds no buffers while idle. Not
+/// thread-safe: owned by the connection's queue, like the codecs.
 public final class TLSSession {
     private let ssl: OpaquePointer?
-    /// Ciphertext from the peer, waiting to be read by OpenSSL (owned by `ssl`).
-    private var inbound: OpaquePointer?
-    /// Ciphertext OpenSSL produced, waiting to be handed to the caller (owned by `ssl`).
-    private var outbound: OpaquePointer?
+    private let transport = RecordTransport()
 
     public private(set) var isHandshakeComplete = false
     /// Set by the first fatal error; from then on the session produces nothing.
@@ -70,34 +68,28 @@ public final class TLSSession {
     /// Application data given to `encrypt` before the handshake finished (normally none).
     private var pendingPlaintext: [UInt8] = []
 
-    /// Memory BIO buffers grow to the largest chunk ever passed through and never shrink, so
-    /// an empty one above this size is replaced: idle connections keep at most this much each.
-    static let idleBufferLimit = 512
-
     init(context: OpaquePointer) {
         ERR_clear_error()
-        let ssl = SSL_new(context)
-        let inbound = BIO_new(BIO_s_mem())
-        let outbound = BIO_new(BIO_s_mem())
-        guard let ssl, let inbound, let outbound else {
-            if let ssl { SSL_free(ssl) }
-            if let inbound { BIO_free(inbound) }
-            if let outbound { BIO_free(outbound) }
+        guard let ssl = SSL_new(context) else {
             _ = OpenSSLError.drainReason()
             self.ssl = nil
             self.failure = TLSError(kind: .resources, reason: "cannot allocate a TLS session")
             return
         }
-        // An empty memory BIO reports "retry later" rather than end of file.
-        SSL_set_bio(ssl, inbound, outbound)
+        guard let bio = transport.makeBIO() else {
+            SSL_free(ssl)
+            _ = OpenSSLError.drainReason()
+            self.ssl = nil
+            self.failure = TLSError(kind: .resources, reason: "cannot allocate a TLS session")
+            return
+        }
+        SSL_set_bio(ssl, bio, bio)  // one BIO both ways; the SSL object owns it
         SSL_set_accept_state(ssl)
         self.ssl = ssl
-        self.inbound = inbound
-        self.outbound = outbound
     }
 
     deinit {
-        if let ssl { SSL_free(ssl) }  // frees both BIOs too
+        if let ssl { SSL_free(ssl) }  // frees the BIO too, before `transport` goes
     }
 
     /// Feed ciphertext received from the socket. Returns the plaintext decrypted so far,
@@ -105,36 +97,30 @@ public final class TLSSession {
     /// closed, or a fatal error occurred.
     public func receive(_ ciphertext: UnsafeRawBufferPointer) -> TLSReceiveResult {
         var result = TLSReceiveResult()
-        guard let ssl, let inbound, failure == nil else {
+        guard let ssl, failure == nil else {
             result.error = failure
             return result
         }
         // After the peer's close_notify nothing it sends can be application data.
         if peerSentClose || ciphertext.isEmpty { return result }
         ERR_clear_error()
-        var written = 0
-        guard let base = ciphertext.baseAddress, BIO_write_ex(inbound, base, ciphertext.count, &written) == 1,
-              written == ciphertext.count else {
-            fail(TLSError(kind: .resources, reason: "cannot buffer received data"), into: &result)
-            return result
-        }
-
-        if !isHandshakeComplete {
-            let status = SSL_do_handshake(ssl)
-            if status == 1 {
-                isHandshakeComplete = true
-                result.handshakeCompleted = true
-                flushPendingPlaintext(ssl, into: &result)
-            } else if !isRetry(SSL_get_error(ssl, status)) {
-                fail(currentError(), into: &result)
-                return result
+        transport.reading(ciphertext) {
+            if !isHandshakeComplete {
+                let status = SSL_do_handshake(ssl)
+                if status == 1 {
+                    isHandshakeComplete = true
+                    result.handshakeCompleted = true
+                    flushPendingPlaintext(ssl, into: &result)
+                } else if !isRetry(SSL_get_error(ssl, status)) {
+                    fail(currentError(), into: &result)
+                }
+            }
+            if isHandshakeComplete && failure == nil {
+                readPlaintext(ssl, into: &result)
             }
         }
-        if isHandshakeComplete && failure == nil {
-            readPlaintext(ssl, into: &result)
-        }
-        result.ciphertextToSend += drainOutbound()
-        releaseIdleBuffers()
+        if failure != nil || peerSentClose { transport.discardInput() }
+        result.ciphertextToSend += transport.takeOutput()
         return result
     }
 
@@ -149,14 +135,12 @@ public final class TLSSession {
         }
         ERR_clear_error()
         var written = 0
-        // With a memory BIO underneath, a write completes in full or fails.
+        // The transport accepts every byte, so a write completes in full or fails.
         if SSL_write_ex(ssl, base, plaintext.count, &written) != 1 {
             var ignored = TLSReceiveResult()
             fail(currentError(), into: &ignored)
         }
-        let output = drainOutbound()
-        releaseIdleBuffers()
-        return output
+        return transport.takeOutput()
     }
 
     public func encrypt(_ plaintext: [UInt8]) -> [UInt8] {
@@ -171,9 +155,7 @@ public final class TLSSession {
         sentClose = true
         // 0 means "sent, the peer's reply not seen yet", which is all a server waits for.
         if SSL_shutdown(ssl) < 0 { _ = OpenSSLError.drainReason() }
-        let output = drainOutbound()
-        releaseIdleBuffers()
-        return output
+        return transport.takeOutput()
     }
 
     /// "TLSv1.3" or "TLSv1.2", once the handshake has completed.
@@ -203,6 +185,9 @@ public final class TLSSession {
         guard let ssl, isHandshakeComplete else { return false }
         return SSL_session_reused(ssl) == 1
     }
+
+    /// Received bytes kept between calls (for tests: normally zero).
+    var bufferedByteCount: Int { transport.unreadCount }
 
     // MARK: Steps
 
@@ -246,33 +231,11 @@ public final class TLSSession {
         TLSError(reason: OpenSSLError.drainReason() ?? "connection failed")
     }
 
-    /// Records the failure and hands over whatever OpenSSL queued (typically a fatal alert).
+    /// Records the failure; what OpenSSL queued (typically a fatal alert) still goes out.
     private func fail(_ error: TLSError, into result: inout TLSReceiveResult) {
         failure = error
         pendingPlaintext = []
         result.error = error
         result.plaintext = []
-        result.ciphertextToSend += drainOutbound()
-        releaseIdleBuffers()
-    }
-
-    private func drainOutbound() -> [UInt8] {
-        guard let outbound else { return [] }
-        return MemoryBIO.drain(outbound)
-    }
-
-    /// Replaces an empty memory BIO whose buffer has grown past `idleBufferLimit`.
-    private func releaseIdleBuffers() {
-        guard let ssl else { return }
-        if let bio = inbound, BIO_ctrl_pending(bio) == 0, copenssl_BIO_mem_capacity(bio) > Self.idleBufferLimit,
-           let fresh = BIO_new(BIO_s_mem()) {
-            SSL_set0_rbio(ssl, fresh)  // frees the old one
-            inbound = fresh
-        }
-        if let bio = outbound, BIO_ctrl_pending(bio) == 0, copenssl_BIO_mem_capacity(bio) > Self.idleBufferLimit,
-           let fresh = BIO_new(BIO_s_mem()) {
-            SSL_set0_wbio(ssl, fresh)
-            outbound = fresh
-        }
     }
 }
