@@ -133,6 +133,12 @@ public final class Connection: @unchecked Sendable {
             // Plain HTTP on the TLS port, an old protocol version, garbage: send the alert
             // OpenSSL produced (if any) and close.
             server.log(.debug, "connection \(id): \(error.description)")
+            if error.kind == .plainHTTP {
+                // Someone typed http:// for an https port: say so in words a browser shows.
+                var h = HTTPHeaders(); h.add("Connection", "close")
+                let r = HTTPResponse.text(400, "This class is served over https: use https:// in the address.", headers: h)
+                wire.append(ByteBuffer(r.serialize()), kind: .ordinary)
+            }
             closeAfterFlush = true
             http = nil
             flushOutbound()

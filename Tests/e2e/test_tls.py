@@ -27,6 +27,27 @@ def make_cert(d: Path, name="server", cn="localhost", days=30, key_type="ec"):
     return cert, key
 
 
+def make_expired_cert(d: Path):
+    """A self-signed certificate that expired yesterday (the openssl CLI of Debian 12 cannot date one back)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=30)).not_valid_after(now - datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (d / "old.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "old-key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return d / "old.pem", d / "old-key.pem"
+
+
 @pytest.fixture
 def certs(tmp_path):
     return make_cert(tmp_path)
@@ -147,8 +168,7 @@ def test_certificate_errors_before_listening(tmp_path, certs):
                        "--tls-cert", str(cert), "--tls-key", str(enc_key), env={"CLASSCTL_TLS_KEY_PASSPHRASE": "secret"})
     p.stop()
     # An expired certificate starts with a warning.
-    old_cert, old_key = make_cert(tmp_path, name="old", days=0)
-    time.sleep(1.1)
+    old_cert, old_key = make_expired_cert(tmp_path)
     p = start_classctl("--host", "127.0.0.1", "--port", "0", "--record-dir", str(tmp_path / "rec"),
                        "--tls-cert", str(old_cert), "--tls-key", str(old_key))
     time.sleep(0.3)
