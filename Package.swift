@@ -24,6 +24,8 @@ let package = Package(
         // System libraries, found through pkg-config.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // <sys/epoll.h>, which Swift's Glibc module leaves out (classbench's event loop).
+        .systemLibrary(name: "CEpoll"),
 
         // Pure codecs: bytes in, values or errors out. No sockets, no Dispatch.
         .target(name: "HTTPCodec"),
@@ -56,7 +58,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "classbench", dependencies: [
-            "WebSocketCodec",
+            "WebSocketCodec", "CZlib", "CEpoll",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec"]),
         .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
+        .testTarget(name: "classbenchTests", dependencies: ["classbench", "CZlib"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan"]),
     ]
 )
