@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec"]),
         .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
-        .testTarget(name: "classbenchTests", dependencies: ["classbench", "CZlib"]),
+        .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan"]),
     ]
 )

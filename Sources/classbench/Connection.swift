@@ -1,3 +1,5 @@
+import WebSocketCodec
+
 /// Everything the benchmark needs to know about one run.
 struct BenchConfig: Sendable {
     var subscriberURL: String
@@ -59,11 +61,16 @@ final class Connection {
     var attemptStartedAt: UInt64 = 0
     var handshake: ClientHandshake?
 
-    /// Received bytes not yet consumed: the response head, or a partial frame.
-    var pending: [UInt8] = []
+    /// The response head received so far (until the handshake completes).
+    var headBytes: [UInt8] = []
+    /// Frame decoding: the codec's decoder keeps at most a partial header; a payload
+    /// that arrives in several reads is gathered in `splitPayload`.
+    var decoder = WebSocketFrameDecoder()
+    var frameHeader: WebSocketFrameHeader?
+    var splitPayload: [UInt8] = []
     /// Payload of a fragmented message being reassembled.
     var fragments: [UInt8] = []
-    var fragmentOpcode: UInt8 = 0
+    var fragmentOpcode = WebSocketOpcode.text
     var fragmentCompressed = false
     var inFragmentedMessage = false
 
@@ -72,7 +79,7 @@ final class Connection {
     var outboxSent = 0
     var watchingWritable = false
 
-    var inflater: Inflater?
+    var inflater: MessageInflater?
     /// Highest sequence number seen, for the out-of-order count.
     var lastSequence: Int64 = -1
 
@@ -85,7 +92,10 @@ final class Connection {
 
     /// Forgets per-socket state so the connection can be retried or released.
     func resetBuffers() {
-        pending = []
+        headBytes = []
+        decoder = WebSocketFrameDecoder()
+        frameHeader = nil
+        splitPayload = []
         fragments = []
         inFragmentedMessage = false
         outbox = []

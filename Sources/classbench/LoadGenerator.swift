@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import WebSocketCodec
 
 /// Counters gathered while the benchmark runs.
 struct Counters {
@@ -51,7 +52,8 @@ final class LoadGenerator {
     private var subscribersAtLoadStart = 0
 
     private let receiveBuffer: UnsafeMutableRawBufferPointer
-    private var inflateBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Scratch for inflated messages, shared by all connections (one message at a time).
+    private var inflateBuffer: [UInt8] = []
     private var errorReports: [String: Int] = [:]
 
     init(config: BenchConfig) throws {
@@ -268,7 +270,7 @@ final class LoadGenerator {
                 continue
             }
             c.state = .closing
-            sendFrame(c, opcode: ServerFrameHeader.Opcode.close, payload: normalClosure)
+            sendFrame(c, opcode: .close, payload: normalClosure)
         }
         let deadline = monotonicNanos() + 2_000_000_000
         while monotonicNanos() < deadline && connections.contains(where: { $0.fd >= 0 }) {
@@ -436,35 +438,26 @@ final class LoadGenerator {
     // MARK: - Protocol
 
     private func received(_ c: Connection, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
-        if c.state == .handshaking {
-            c.pending += bytes
+        switch c.state {
+        case .handshaking:
+            c.headBytes += bytes
             handshakeData(c, now: now)
-            return
-        }
-        guard c.state == .open || c.state == .closing else { return }
-        if c.pending.isEmpty {
-            let used = parseFrames(c, bytes, now: now)
-            if c.fd >= 0 && used < bytes.count { c.pending += bytes[used...] }
-        } else {
-            // Take the buffer out of the connection while parsing from it, so handlers
-            // that touch the connection cannot alias it.
-            var buffer = c.pending
-            c.pending = []
-            buffer += bytes
-            let used = buffer.withUnsafeBytes { parseFrames(c, $0, now: now) }
-            if c.fd >= 0 && used < buffer.count { c.pending = Array(buffer[used...]) }
+        case .open, .closing:
+            parseFrames(c, bytes, now: now)
+        default:
+            break
         }
     }
 
     private func handshakeData(_ c: Connection, now: UInt64) {
         guard let handshake = c.handshake else { return }
         do {
-            guard let headLength = try ClientHandshake.headLength(in: c.pending) else { return }
-            let accepted = try handshake.validate(head: Array(c.pending[..<headLength]))
-            let rest = Array(c.pending[headLength...])
-            c.pending = []
+            guard let headLength = try ClientHandshake.headLength(in: c.headBytes) else { return }
+            let accepted = try handshake.validate(head: Array(c.headBytes[..<headLength]))
+            let rest = Array(c.headBytes[headLength...])
+            c.headBytes = []
             if accepted.deflate {
-                c.inflater = try Inflater(noContextTakeover: accepted.serverNoContextTakeover)
+                c.inflater = MessageInflater(noContextTakeover: accepted.serverNoContextTakeover)
                 counters.deflateNegotiated += 1
                 if accepted.serverNoContextTakeover { counters.noContextTakeover += 1 }
             }
@@ -477,35 +470,62 @@ final class LoadGenerator {
                 counters.publisherOpen = true
             } else {
                 counters.openSubscribers += 1
-                if let hello = config.subscriberHello { sendFrame(c, opcode: ServerFrameHeader.Opcode.text, payload: Array(hello.utf8)) }
+                if let hello = config.subscriberHello { sendFrame(c, opcode: .text, payload: Array(hello.utf8)) }
             }
             // Frames may follow the head in the same read.
-            if !rest.isEmpty { rest.withUnsafeBytes { received(c, $0, now: now) } }
+            if !rest.isEmpty { rest.withUnsafeBytes { parseFrames(c, $0, now: now) } }
         } catch {
             handshakeFailed(c, "\(error)")
         }
     }
 
-    /// Handles every complete frame at the start of `bytes`; returns how many bytes
-    /// were consumed (the rest is an incomplete frame).
-    private func parseFrames(_ c: Connection, _ bytes: UnsafeRawBufferPointer, now: UInt64) -> Int {
-        var offset = 0
+    /// Runs the codec's decoder over one read. A frame whose payload lies entirely in
+    /// this read is handled in place, without a copy (the common case); a payload split
+    /// across reads is gathered in the connection first.
+    private func parseFrames(_ c: Connection, _ input: UnsafeRawBufferPointer, now: UInt64) {
+        var index = 0
+        var wholePayload: UnsafeRawBufferPointer?
         while c.fd >= 0 && (c.state == .open || c.state == .closing) {
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
-            let header: ServerFrameHeader
+            let step: WebSocketFrameDecoder.Step
             do {
-                guard let parsed = try ServerFrameHeader.parse(rest, deflate: c.inflater != nil) else { break }
-                header = parsed
+                step = try c.decoder.next(input, index: &index)
             } catch {
-                protocolError(c, "\(error)")
-                break
+                protocolError(c, "invalid frame length")
+                return
             }
-            guard rest.count >= header.frameLength else { break }
-            let payload = UnsafeRawBufferPointer(rebasing: rest[header.headerLength..<header.frameLength])
-            offset += header.frameLength
-            frame(c, header, payload, now: now)
+            switch step {
+            case .needMoreData:
+                return
+            case .header(let header):
+                do {
+                    try ServerFrameRules.check(header, deflate: c.inflater != nil)
+                } catch {
+                    protocolError(c, "\(error)")
+                    return
+                }
+                c.frameHeader = header
+                wholePayload = nil
+            case .payload(let slice, _):
+                // Server frames are unmasked (checked above), so the slice is the payload.
+                if c.splitPayload.isEmpty, let header = c.frameHeader, UInt64(slice.count) == header.payloadLength {
+                    wholePayload = slice
+                } else {
+                    c.splitPayload += slice
+                }
+            case .frameEnd:
+                guard let header = c.frameHeader else { return }
+                c.frameHeader = nil
+                if let payload = wholePayload {
+                    wholePayload = nil
+                    frame(c, header, payload, now: now)
+                } else {
+                    // Moved out first: handlers may reset the connection's buffers.
+                    let gathered = c.splitPayload
+                    c.splitPayload = []
+                    gathered.withUnsafeBytes { frame(c, header, $0, now: now) }
+                }
+            }
         }
-        return offset
     }
 
     private func protocolError(_ c: Connection, _ why: String) {
@@ -514,10 +534,11 @@ final class LoadGenerator {
         disconnect(c, to: .closed, reset: true)
     }
 
-    private func frame(_ c: Connection, _ header: ServerFrameHeader, _ payload: UnsafeRawBufferPointer, now: UInt64) {
-        typealias Op = ServerFrameHeader.Opcode
-        switch header.opcode {
-        case Op.close:
+    private func frame(_ c: Connection, _ header: WebSocketFrameHeader, _ payload: UnsafeRawBufferPointer, now: UInt64) {
+        // ServerFrameRules.check has refused unknown opcodes.
+        guard let opcode = header.opcode else { return }
+        switch opcode {
+        case .close:
             if c.state == .closing {
                 // The server answered our Close; wait for its FIN.
                 return
@@ -525,32 +546,32 @@ final class LoadGenerator {
             counters.closedByServer += 1
             let code = payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : 1005
             report("closed by server", "code \(code)")
-            sendFrame(c, opcode: Op.close, payload: Array(payload.prefix(2)))
+            sendFrame(c, opcode: .close, payload: Array(payload.prefix(2)))
             disconnect(c, to: .closed, reset: false)
-        case Op.ping:
+        case .ping:
             counters.pings += 1
-            sendFrame(c, opcode: Op.pong, payload: Array(payload))
-        case Op.pong:
+            sendFrame(c, opcode: .pong, payload: Array(payload))
+        case .pong:
             break
-        case Op.text, Op.binary:
+        case .text, .binary:
             if c.inFragmentedMessage {
                 protocolError(c, "new message before the fragmented one finished")
                 return
             }
             if header.fin {
-                message(c, opcode: header.opcode, compressed: header.rsv1, payload, now: now)
+                message(c, opcode: opcode, compressed: header.rsv1, payload, now: now)
             } else {
                 c.inFragmentedMessage = true
-                c.fragmentOpcode = header.opcode
+                c.fragmentOpcode = opcode
                 c.fragmentCompressed = header.rsv1
                 c.fragments = Array(payload)
             }
-        default:  // continuation
+        case .continuation:
             guard c.inFragmentedMessage else {
                 protocolError(c, "continuation frame without a message")
                 return
             }
-            guard c.fragments.count + payload.count <= Inflater.maxOutput else {
+            guard c.fragments.count + payload.count <= MessageInflater.maxMessage else {
                 protocolError(c, "fragmented message too large")
                 return
             }
@@ -565,15 +586,15 @@ final class LoadGenerator {
         }
     }
 
-    private func message(_ c: Connection, opcode: UInt8, compressed: Bool, _ payload: UnsafeRawBufferPointer, now: UInt64) {
+    private func message(_ c: Connection, opcode: WebSocketOpcode, compressed: Bool, _ payload: UnsafeRawBufferPointer, now: UInt64) {
         if compressed {
             guard let inflater = c.inflater else {
                 protocolError(c, "compressed message without permessage-deflate")
                 return
             }
             do {
-                let length = try inflater.inflateMessage(payload, into: &inflateBuffer)
-                inflateBuffer.withUnsafeBytes { decoded(c, opcode: opcode, UnsafeRawBufferPointer(rebasing: $0[0..<length]), now: now) }
+                try inflater.inflateMessage(payload, into: &inflateBuffer)
+                inflateBuffer.withUnsafeBytes { decoded(c, opcode: opcode, $0, now: now) }
             } catch {
                 counters.inflateErrors += 1
                 report("inflate", "\(error)")
@@ -584,13 +605,13 @@ final class LoadGenerator {
         decoded(c, opcode: opcode, payload, now: now)
     }
 
-    private func decoded(_ c: Connection, opcode: UInt8, _ text: UnsafeRawBufferPointer, now: UInt64) {
+    private func decoded(_ c: Connection, opcode: WebSocketOpcode, _ text: UnsafeRawBufferPointer, now: UInt64) {
         // The publisher gets its own broadcasts back from relays that include the sender.
         if c.isPublisher {
             counters.publisherEchoes += 1
             return
         }
-        guard opcode == ServerFrameHeader.Opcode.text else {
+        guard opcode == .text else {
             counters.binaryMessages += 1
             return
         }
@@ -631,14 +652,14 @@ final class LoadGenerator {
 
     private func publish() throws {
         let sequence = UInt64(broadcasts.count)
-        let frame = clientFrame(opcode: ServerFrameHeader.Opcode.text, payload: config.template.message(seq: sequence))
+        let frame = clientFrame(opcode: .text, payload: config.template.message(seq: sequence))
         received += repeatElement(0, count: wordsPerBroadcast)
         // The send time is taken just before the write, after building the frame.
         broadcasts.append(Broadcast(sentAt: monotonicNanos()))
         write(publisher, frame)
     }
 
-    private func sendFrame(_ c: Connection, opcode: UInt8, payload: [UInt8]) {
+    private func sendFrame(_ c: Connection, opcode: WebSocketOpcode, payload: [UInt8]) {
         write(c, clientFrame(opcode: opcode, payload: payload))
     }
 }

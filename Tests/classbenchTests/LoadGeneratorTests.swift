@@ -4,12 +4,13 @@ import Testing
 
 /// End-to-end: the real epoll client against the in-process `TestRelay`.
 @Suite(.serialized) struct LoadGeneratorTests {
-    private func config(url: String, connections: Int, rate: Double?, duration: Double, serverPID: Int32? = nil) throws -> BenchConfig {
+    private func config(url: String, connections: Int, rate: Double?, duration: Double, serverPID: Int32? = nil,
+                        deflate: Bool = false) throws -> BenchConfig {
         let endpoint = try Endpoint(url, allowRemote: false)
         return BenchConfig(
             subscriberURL: url, publisherURL: url, subscriber: endpoint, publisher: endpoint,
             connections: connections, template: try MessageTemplate("@@{seq}@@", size: 64), rate: rate, window: 2,
-            duration: duration, deflate: false, serverPID: serverPID, ramp: 5000, maxPending: 8,
+            duration: duration, deflate: deflate, serverPID: serverPID, ramp: 5000, maxPending: 8,
             connectTimeout: 10, settle: 0, drain: 1, broadcastTimeout: 1, hardTimeout: 30,
             subscriberHello: nil, extraHeaders: [], label: "test", quiet: true)
     }
@@ -60,6 +61,24 @@ import Testing
         #expect(result.deliveriesPerSecond > 0)
         #expect(result.jsonLine.contains(#""mode":"throughput""#))
         #expect(result.jsonLine.contains(#""rate":"max""#))
+    }
+
+    @Test func splitFramesAndCompressedMessagesAreReassembled() throws {
+        let relay = try TestRelay(splitWrites: true, deflate: true)
+        relay.start()
+        defer { relay.stop() }
+        let generator = try LoadGenerator(config: config(url: relay.url, connections: 5, rate: 50, duration: 0.1, deflate: true))
+        let result = try generator.run()
+        generator.closeAll()
+
+        #expect(result.counters.deflateNegotiated == 6)
+        #expect(result.counters.noContextTakeover == 6)
+        #expect(result.broadcasts == 5)
+        #expect(result.counters.deliveries == 25)
+        #expect(result.lost == 0)
+        #expect(result.counters.protocolErrors == 0)
+        #expect(result.counters.inflateErrors == 0)
+        #expect(result.counters.noMarkerMessages == 0)
     }
 
     @Test func wrongAcceptValueIsRetriedThenGivenUp() throws {

@@ -1,11 +1,14 @@
 import Foundation
 import Glibc
+import WebSocketCodec
 @testable import classbench
 
 /// A small single-threaded WebSocket relay on 127.0.0.1 for end-to-end tests of the
 /// load generator: like the benchmark's peers it sends every text message to every
 /// client, the sender included. It can drop or duplicate one broadcast for one
-/// client (by accept order) so loss and duplicate counting can be checked exactly.
+/// client (by accept order) so loss and duplicate counting can be checked exactly,
+/// negotiate permessage-deflate (server_no_context_takeover, like the project's server),
+/// and write every frame in two pieces so the client must reassemble headers and payloads.
 final class TestRelay: @unchecked Sendable {  // all mutable state is touched only by the relay thread (after start())
     struct Fault {
         var sequence: UInt64
@@ -20,12 +23,16 @@ final class TestRelay: @unchecked Sendable {  // all mutable state is touched on
     private let drop: Fault?
     private let duplicate: Fault?
     private let corruptAccept: Bool
+    private let splitWrites: Bool
+    private let deflate: Bool
+    private var compressor = SharedDeflateCompressor()
     private let finished = DispatchSemaphore(value: 0)
 
     private final class Client {
         let fd: Int32
         let ordinal: Int
         var open = false
+        var deflate = false
         var buffer: [UInt8] = []
         init(fd: Int32, ordinal: Int) {
             self.fd = fd
@@ -35,10 +42,13 @@ final class TestRelay: @unchecked Sendable {  // all mutable state is touched on
     private var clients: [Client] = []
     private var accepted = 0
 
-    init(drop: Fault? = nil, duplicate: Fault? = nil, corruptAccept: Bool = false) throws {
+    init(drop: Fault? = nil, duplicate: Fault? = nil, corruptAccept: Bool = false,
+         splitWrites: Bool = false, deflate: Bool = false) throws {
         self.drop = drop
         self.duplicate = duplicate
         self.corruptAccept = corruptAccept
+        self.splitWrites = splitWrites
+        self.deflate = deflate
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw SystemError("socket") }
         var address = sockaddr_in()
@@ -126,7 +136,9 @@ final class TestRelay: @unchecked Sendable {  // all mutable state is touched on
         let keyLine = text[..<end.lowerBound].split(separator: "\r\n").first { $0.lowercased().hasPrefix("sec-websocket-key:") }
         let key = keyLine.map { $0.dropFirst("sec-websocket-key:".count).trimmingASCII(" ") }.map(String.init) ?? ""
         let accept = corruptAccept ? "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" : webSocketAcceptValue(forKey: key)
-        send(client, Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\r\n".utf8))
+        client.deflate = deflate && text.lowercased().contains("permessage-deflate")
+        let ext = client.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n" : ""
+        send(client, Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n\(ext)\r\n".utf8))
         client.open = true
     }
 
@@ -159,18 +171,29 @@ final class TestRelay: @unchecked Sendable {  // all mutable state is touched on
     }
 
     private func relay(_ text: [UInt8]) {
-        var frame: [UInt8] = [0x81]
-        if text.count < 126 { frame.append(UInt8(text.count)) } else { frame += [126, UInt8(text.count >> 8), UInt8(text.count & 0xFF)] }
-        frame += text
+        let plain = WebSocketFrameEncoder.encode(opcode: .text, payload: text)
+        let compressed = WebSocketFrameEncoder.encode(opcode: .text, payload: compressor.compress(text, windowBits: 15), rsv1: true)
         let sequence = text.withUnsafeBytes { findSequenceMarker($0) }
         for c in clients where c.open {
             if let drop, drop.sequence == sequence, drop.client == c.ordinal { continue }
+            let frame = c.deflate ? compressed : plain
             send(c, frame)
             if let duplicate, duplicate.sequence == sequence, duplicate.client == c.ordinal { send(c, frame) }
         }
     }
 
     private func send(_ client: Client, _ bytes: [UInt8]) {
+        guard splitWrites, bytes.count > 3 else { return sendAll(client, bytes) }
+        // Header cut after its first byte, payload cut in the middle: two reads on the client.
+        let cut = bytes.count / 2
+        sendAll(client, Array(bytes[..<1]))
+        usleep(200)
+        sendAll(client, Array(bytes[1..<cut]))
+        usleep(200)
+        sendAll(client, Array(bytes[cut...]))
+    }
+
+    private func sendAll(_ client: Client, _ bytes: [UInt8]) {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(client.fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
