@@ -17,7 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
@@ -41,16 +41,20 @@ let package = Package(
         .target(name: "ClassPlan", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "ClassEngine", dependencies: ["ClassPlan"]),
 
+        // QR codes for the join link: pure encoder plus terminal and SVG renderers.
+        .target(name: "QRCode"),
+
         // The live class: WebSocket protocol joining the engine to the network.
         .target(name: "LiveClass", dependencies: [
-            "NetServer", "ClassPlan", "ClassEngine",
+            "NetServer", "ClassPlan", "ClassEngine", "QRCode",
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         .executableTarget(name: "classctl", dependencies: [
-            "LiveClass", "NetServer", "ClassPlan", "ClassEngine",
+            "LiveClass", "NetServer", "ClassPlan", "ClassEngine", "QRCode",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "ws-echo", dependencies: [
             "NetServer",
@@ -62,12 +66,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Blocking loopback client shared by the socket-level tests (independent of our codecs).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HTTPCodecTests", dependencies: ["HTTPCodec"]),
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
-        .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec"]),
-        .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"]),
+        .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec", "TestSupport"]),
+        .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"], exclude: ["fixtures"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
         .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib"]),
-        .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan"]),
+        .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )

@@ -1,0 +1,222 @@
+// Recordings: an append-only JSON Lines file per class.
+// Line 1 is a header (plan, class code, start instant); every later line is one RecordedEvent.
+// Each line goes out in one write() and is fsync'ed before append returns, so a crash or
+// kill -9 loses at most the line being written, and the reader tolerates exactly that.
+
+import ClassPlan
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct RecordedEvent: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        /// An instructor command that the engine accepted.
+        case command
+        /// A timed step ended by itself.
+        case autoAdvance = "auto-advance"
+        /// A free-text message the instructor broadcast.
+        case announce
+        case finished
+    }
+
+    public var at: Int64
+    public var kind: Kind
+    public var command: EngineCommand?
+    public var text: String?
+    /// Engine seq after the event.
+    public var seq: Int
+    public var stepIndex: Int?
+
+    public init(at: Int64, kind: Kind, command: EngineCommand? = nil, text: String? = nil, seq: Int, stepIndex: Int? = nil) {
+        self.at = at
+        self.kind = kind
+        self.command = command
+        self.text = text
+        self.seq = seq
+        self.stepIndex = stepIndex
+    }
+}
+
+public struct RecordingHeader: Codable, Sendable, Equatable {
+    public static let currentFormat = "classctl-recording/1"
+    public var format: String
+    public var classCode: String
+    public var startedAt: Int64
+    public var plan: ClassPlan
+}
+
+public struct Recording: Sendable, Equatable {
+    public var plan: ClassPlan
+    public var classCode: String
+    public var startedAt: Int64
+    public var events: [RecordedEvent]
+    /// Problems that were tolerated (a truncated last line after a crash).
+    public var warnings: [String]
+}
+
+public struct RecordingError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+public final class RecordingWriter {
+    public let fileURL: URL
+    /// -1 once closed.
+    private var descriptor: Int32
+
+    /// Creates `directory` if needed and a new file `class-<code>-<startedAt>.jsonl` in it,
+    /// then writes and syncs the header. Throws RecordingError with the path and the system's reason.
+    public init(directory: URL, plan: ClassPlan, classCode: String, startedAt: Int64) throws {
+        let safeCode = String(classCode.unicodeScalars.filter { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") }
+            .map(Character.init).prefix(32))
+        fileURL = directory.appendingPathComponent("class-\(safeCode.isEmpty ? "class" : safeCode)-\(startedAt).jsonl")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw RecordingError("cannot create recordings directory \(directory.path): \(Self.reason(error))")
+        }
+        descriptor = open(fileURL.path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw RecordingError("cannot create recording \(fileURL.path): \(String(cString: strerror(errno)))")
+        }
+        let header = RecordingHeader(format: RecordingHeader.currentFormat, classCode: classCode,
+                                     startedAt: startedAt, plan: plan)
+        do {
+            try writeLine(header)
+            Self.syncDirectory(directory)
+        } catch {
+            _ = closeDescriptor(descriptor)
+            descriptor = -1
+            throw error
+        }
+    }
+
+    deinit {
+        if descriptor >= 0 { _ = closeDescriptor(descriptor) }
+    }
+
+    /// Writes the event as one line and fsyncs before returning.
+    public func append(_ event: RecordedEvent) throws {
+        try writeLine(event)
+    }
+
+    public func close() throws {
+        guard descriptor >= 0 else { return }
+        let result = closeDescriptor(descriptor)
+        descriptor = -1
+        if result != 0 {
+            throw RecordingError("closing recording \(fileURL.path) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private func writeLine(_ value: some Encodable) throws {
+        guard descriptor >= 0 else { throw RecordingError("recording \(fileURL.path) is already closed") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var line = try encoder.encode(value)  // JSON never contains a raw newline
+        line.append(0x0A)
+        try line.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            // One write() normally takes the whole line; the loop only matters for signals or a full disk.
+            while offset < buffer.count {
+                let written = write(descriptor, base + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw RecordingError("writing recording \(fileURL.path) failed: \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+        }
+        guard fsync(descriptor) == 0 else {
+            throw RecordingError("syncing recording \(fileURL.path) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Makes the new directory entry itself durable; best effort (some filesystems refuse).
+    private static func syncDirectory(_ directory: URL) {
+        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        _ = closeDescriptor(fd)
+    }
+
+    private static func reason(_ error: Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return nsError.localizedDescription
+    }
+}
+
+/// The C close(2); inside RecordingWriter the name `close` means the method.
+private func closeDescriptor(_ descriptor: Int32) -> Int32 {
+    close(descriptor)
+}
+
+public enum RecordingReader {
+    /// Instants outside this range are corrupt data, not dates (upper bound: about the year 3000).
+    static let plausibleInstants: ClosedRange<Int64> = 0...32_503_680_000_000
+
+    public static func read(_ url: URL) throws -> Recording {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw RecordingError("cannot read recording \(url.path): \((error as NSError).localizedDescription)")
+        }
+        return try parse(data, name: url.path)
+    }
+
+    public static func parse(_ data: Data, name: String) throws -> Recording {
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
+        while let last = lines.last, last.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { lines.removeLast() }
+        guard let first = lines.first else { throw RecordingError("\(name): the recording is empty") }
+
+        let decoder = JSONDecoder()
+        let header: RecordingHeader
+        do {
+            header = try decoder.decode(RecordingHeader.self, from: Data(first))
+        } catch {
+            throw RecordingError("\(name):1: not a classctl recording header (\(brief(error)))")
+        }
+        guard header.format == RecordingHeader.currentFormat else {
+            throw RecordingError("\(name):1: unsupported recording format '\(header.format)'")
+        }
+
+        var events: [RecordedEvent] = []
+        var warnings: [String] = []
+        for (offset, line) in lines.enumerated().dropFirst() {
+            let number = offset + 1
+            do {
+                let event = try decoder.decode(RecordedEvent.self, from: Data(line))
+                guard plausibleInstants.contains(event.at), event.seq >= 0 else {
+                    throw RecordingError("instant \(event.at) or seq \(event.seq) out of range")
+                }
+                events.append(event)
+            } catch {
+                let isLast = offset == lines.count - 1
+                guard isLast else { throw RecordingError("\(name):\(number): unreadable event (\(brief(error)))") }
+                // A crash mid-write leaves a partial last line; everything before it is intact.
+                warnings.append("\(name):\(number): ignored a truncated or unreadable last line")
+            }
+        }
+        return Recording(plan: header.plan, classCode: header.classCode, startedAt: header.startedAt,
+                         events: events, warnings: warnings)
+    }
+
+    private static func brief(_ error: Error) -> String {
+        if let error = error as? RecordingError { return error.message }
+        if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
+        if case DecodingError.keyNotFound(let key, _) = error { return "missing '\(key.stringValue)'" }
+        if case DecodingError.typeMismatch(_, let context) = error { return context.debugDescription }
+        if case DecodingError.valueNotFound(_, let context) = error { return context.debugDescription }
+        return "\(error)"
+    }
+}

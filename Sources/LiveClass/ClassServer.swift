@@ -1,0 +1,163 @@
+// The classes a server hosts, and the HTTP routes around them: pages, JSON API, metrics.
+import Dispatch
+import Foundation
+import Logging
+import HTTPCodec
+import NetServer
+import Synchronization
+
+/// The class registry. `classes` is guarded by its Mutex; routes run on loop queues.
+public final class ClassServer: Sendable {
+    private let classes = Mutex<[String: ClassSession]>([:])
+    private let defaultCode = Mutex<String?>(nil)
+    private let started = wallClockMillis()
+    /// Renders a QR code of a link as SVG (provided by the caller so this module stays small).
+    private let qrSVG: @Sendable (String) -> String?
+    /// The public base URL for join links (e.g. "http://192.168.1.5:8080").
+    private let baseURL = Mutex<String>("")
+
+    public init(qrSVG: @escaping @Sendable (String) -> String? = { _ in nil }) {
+        self.qrSVG = qrSVG
+    }
+
+    public func setBaseURL(_ url: String) { baseURL.withLock { $0 = url } }
+
+    public func add(_ session: ClassSession, isDefault: Bool = true) {
+        classes.withLock { $0[session.code] = session }
+        if isDefault { defaultCode.withLock { $0 = session.code } }
+    }
+
+    public func remove(code: String) { classes.withLock { _ = $0.removeValue(forKey: code) } }
+
+    public func session(code: String?) -> ClassSession? {
+        let c = code ?? defaultCode.withLock { $0 }
+        guard let c else { return nil }
+        return classes.withLock { $0[c] }
+    }
+
+    public var all: [ClassSession] { classes.withLock { Array($0.values) } }
+
+    /// Installs the routes and WebSocket endpoint into a server configuration.
+    public func install(into config: inout ServerConfiguration, serverRef: ServerRef) {
+        config.webSocketRoute = { [self] request, _ in
+            guard request.path == "/ws" else { return nil }
+            let code = Self.queryValue(request.query, "class")
+            guard let s = session(code: code) else { return UnknownClassSocket() }
+            return ClassSocket(session: s)
+        }
+        config.responder = { [self] request, _ in
+            route(request, server: serverRef.server)
+        }
+    }
+
+    static func queryValue(_ query: String?, _ name: String) -> String? {
+        guard let query else { return nil }
+        for pair in query.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            if kv.first == Substring(name), kv.count == 2 { return String(kv[1]).removingPercentEncoding }
+        }
+        return nil
+    }
+
+    private func route(_ request: HTTPRequest, server: Server?) -> HTTPResponse? {
+        let path = request.path
+        let isRead = request.method == "GET" || request.method == "HEAD"
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        if path == "/" || path == "/index.html" {
+            guard isRead else { return nil }
+            return server?.staticResponse(for: request, file: "/participant.html")
+        }
+        if parts.first == "c", parts.count >= 2 {
+            guard isRead else { return Self.methodNotAllowed() }
+            guard let s = session(code: parts[1]) else { return .text(404, "no class with the code \(parts[1]) here") }
+            if parts.count == 2 { return server?.staticResponse(for: request, file: "/participant.html") }
+            if parts.count == 3 && parts[2] == "instructor" { return server?.staticResponse(for: request, file: "/instructor.html") }
+            if parts.count == 3 && parts[2] == "qr.svg" {
+                let link = baseURL.withLock { $0 } + "/c/\(s.code)"
+                guard let svg = qrSVG(link) else { return .text(404, "no QR code renderer") }
+                var h = HTTPHeaders(); h.add("Content-Type", "image/svg+xml"); h.add("Cache-Control", "no-cache")
+                return HTTPResponse(status: 200, headers: h, body: Array(svg.utf8))
+            }
+            return .text(404, "not found")
+        }
+        if parts.first == "api", parts.count >= 2, parts[1] == "classes" {
+            guard isRead else { return Self.methodNotAllowed() }
+            if parts.count == 2 {
+                let list = all.sorted { $0.code < $1.code }.map { s -> String in
+                    let sum = s.summary()
+                    var o = JSONObject()
+                    o.add("code", s.code); o.add("title", s.plan.title); o.add("status", sum.status); o.add("participants", sum.participants)
+                    return o.done
+                }
+                return Self.json(JSONObject.array(list))
+            }
+            guard parts.count == 3, let s = session(code: parts[2]) else { return .text(404, "no such class") }
+            return Self.json(s.snapshotJSON())
+        }
+        if path == "/metrics" {
+            guard isRead, let server else { return Self.methodNotAllowed() }
+            return metrics(server)
+        }
+        return nil
+    }
+
+    static func json(_ text: String) -> HTTPResponse {
+        var h = HTTPHeaders(); h.add("Content-Type", "application/json"); h.add("Cache-Control", "no-store")
+        return HTTPResponse(status: 200, headers: h, body: Array(text.utf8))
+    }
+
+    static func methodNotAllowed() -> HTTPResponse {
+        var h = HTTPHeaders(); h.add("Allow", "GET, HEAD")
+        return .text(405, "method not allowed", headers: h)
+    }
+
+    private func metrics(_ server: Server) -> HTTPResponse {
+        let s = server.stats()
+        var lines: [String] = []
+        func metric(_ name: String, _ type: String, _ help: String, _ value: Int) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) \(type)")
+            lines.append("\(name) \(value)")
+        }
+        metric("classctl_connections_open", "gauge", "Open TCP connections.", server.openConnections)
+        metric("classctl_connections_accepted_total", "counter", "Accepted TCP connections.", s.accepted)
+        metric("classctl_http_requests_total", "counter", "HTTP requests served.", s.httpRequests)
+        metric("classctl_websockets_opened_total", "counter", "WebSocket upgrades.", s.webSocketsOpened)
+        metric("classctl_messages_received_total", "counter", "WebSocket messages received.", s.messagesIn)
+        metric("classctl_messages_sent_total", "counter", "WebSocket messages sent (per recipient).", s.messagesOut)
+        metric("classctl_bytes_received_total", "counter", "Bytes received.", s.bytesIn)
+        metric("classctl_bytes_sent_total", "counter", "Bytes sent.", s.bytesOut)
+        metric("classctl_slow_clients_dropped_total", "counter", "Connections closed because their queue exceeded the cap.", s.slowClientsDropped)
+        metric("classctl_superseded_messages_total", "counter", "Queued state messages replaced by a newer state.", s.supersededMessages)
+        metric("classctl_broadcasts_total", "counter", "Broadcast fan-outs run on event loops.", s.broadcastRuns)
+        lines.append("# HELP classctl_broadcast_fanout_seconds Time from a broadcast call to its last write on a loop.")
+        lines.append("# TYPE classctl_broadcast_fanout_seconds summary")
+        lines.append("classctl_broadcast_fanout_seconds_sum \(Double(s.broadcastMicrosTotal) / 1e6)")
+        lines.append("classctl_broadcast_fanout_seconds_count \(s.broadcastRuns)")
+        lines.append("# HELP classctl_broadcast_fanout_max_seconds Longest broadcast fan-out so far.")
+        lines.append("# TYPE classctl_broadcast_fanout_max_seconds gauge")
+        lines.append("classctl_broadcast_fanout_max_seconds \(Double(s.broadcastMicrosMax) / 1e6)")
+        for session in all {
+            let sum = session.summary()
+            lines.append("classctl_class_participants{class=\"\(session.code)\"} \(sum.participants)")
+        }
+        lines.append("classctl_uptime_seconds \((wallClockMillis() - started) / 1000)")
+        var h = HTTPHeaders(); h.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        return HTTPResponse(status: 200, headers: h, body: Array((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+/// Lets routes reach the server created after the configuration (set once, then read-only).
+public final class ServerRef: @unchecked Sendable {
+    public var server: Server?
+    public init() {}
+}
+
+/// For `/ws?class=UNKNOWN`: says so and closes (1008).
+final class UnknownClassSocket: WebSocketDelegate {
+    func webSocketDidOpen(_ c: Connection) {
+        c.send(text: Messages.error("unknown-class", "There is no class with that code on this server."))
+        c.close(code: 1008, reason: "unknown class")
+    }
+    func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {}
+}

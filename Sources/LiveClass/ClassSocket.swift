@@ -1,0 +1,61 @@
+// The WebSocket side of one phone or console: decodes its messages, answers clock-sync
+// requests on the spot, rate-limits, and hands everything else to its ClassSession.
+import NetServer
+
+/// Confined to the connection's loop queue (NetServer calls delegates only there).
+final class ClassSocket: WebSocketDelegate {
+    let session: ClassSession
+    // Token bucket: 20 messages/s sustained, bursts of 40.
+    private var tokens: Double = 40
+    private var lastRefill = monotonicNow()
+    private static let rate = 20.0, burst = 40.0
+
+    init(session: ClassSession) { self.session = session }
+
+    func webSocketDidOpen(_ c: Connection) { session.join(c) }
+    func webSocketDidClose(_ c: Connection) { session.leave(c) }
+
+    func webSocket(_ c: Connection, didReceiveBinary data: [UInt8]) {
+        c.close(code: 1003, reason: "binary messages are not supported")
+    }
+
+    func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {
+        let received = wallClockMillis()
+        let now = monotonicNow()
+        tokens = min(ClassSocket.burst, tokens + Double(now - lastRefill) / 1000 * ClassSocket.rate)
+        lastRefill = now
+        tokens -= 1
+        if tokens < 0 {
+            c.close(code: 1008, reason: "too many messages")
+            return
+        }
+        if text.count > 64 * 1024 {
+            c.close(code: 1009, reason: "message too big")
+            return
+        }
+        switch Messages.decode(text) {
+        case .failure(let e):
+            c.send(text: Messages.error(e.code, e.message))
+        case .success(let message):
+            switch message {
+            case .time(let id, let t0):
+                // Answered here, on the socket's loop, so queueing elsewhere can't skew it.
+                c.send(text: Messages.time(id: id, t0: t0, t1: received, t2: wallClockMillis()))
+            case .hello(let role, let name, let token): session.hello(c, role: role, name: name, token: token)
+            case .sync: session.sync(c)
+            case .done(let step): session.done(c, step: step)
+            case .command(let cmd): session.command(c, cmd)
+            case .announce(let t): session.announce(c, text: t)
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+func monotonicNow() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,0 +1,393 @@
+// One TCP connection: HTTP/1.1 until an Upgrade, then WebSocket. Socket I/O lives here;
+// parsing and the WebSocket protocol rules live in the codecs (HTTPCodec, WebSocketCodec).
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import HTTPCodec
+import WebSocketCodec
+
+/// Receives a WebSocket connection's events, always on the connection's loop queue.
+public protocol WebSocketDelegate: AnyObject {
+    func webSocketDidOpen(_ connection: Connection)
+    func webSocket(_ connection: Connection, didReceiveText text: [UInt8])
+    func webSocket(_ connection: Connection, didReceiveBinary data: [UInt8])
+    func webSocketDidClose(_ connection: Connection)
+}
+
+extension WebSocketDelegate {
+    public func webSocketDidOpen(_ connection: Connection) {}
+    public func webSocket(_ connection: Connection, didReceiveBinary data: [UInt8]) {}
+    public func webSocketDidClose(_ connection: Connection) {}
+}
+
+/// Confined to `loop.queue`: every property is touched only there. Public methods may be
+/// called from any thread; they hop to the loop when needed.
+public final class Connection: @unchecked Sendable {
+    public let id: UInt64
+    public let remoteAddress: String
+    public unowned let loop: EventLoop
+    unowned let server: Server
+    let fd: Int32
+
+    var loopSlot = -1
+    private var readSource: DispatchSourceRead?
+    /// Created on the first EAGAIN and then only suspended/resumed (re-creating sources on
+    /// one descriptor is what trips libdispatch's epoll bookkeeping on Linux).
+    private var writeSource: DispatchSourceWrite?
+    private var writeSourceActive = false
+    private var pendingCancels = 0
+
+    private var outbound = OutboundQueue()
+    private var http: HTTPRequestParser?
+    private var ws: WebSocketConnectionMachine?
+    public private(set) var deflate: DeflateParameters?
+    private var delegate: WebSocketDelegate?
+    var groups: [BroadcastGroup] = []
+
+    /// Monotonic ms of the last bytes received; drives the idle and keepalive timeouts.
+    private var lastReadAt: Int64
+    private var requestStartedAt: Int64 = 0
+    private var lastPingAt: Int64 = 0
+    private var closingSince: Int64 = 0
+    private var closeAfterFlush = false
+    private(set) var isTornDown = false
+    /// The request that opened the WebSocket (path, query, headers), kept for the delegate.
+    public private(set) var upgradeRequest: HTTPRequest?
+    /// Free slot for the application (e.g. which class and role this phone has).
+    public var userInfo: AnyObject?
+
+    init(fd: Int32, id: UInt64, remoteAddress: String, loop: EventLoop, server: Server) {
+        self.fd = fd
+        self.id = id
+        self.remoteAddress = remoteAddress
+        self.loop = loop
+        self.server = server
+        self.lastReadAt = monotonicMillis()
+        self.http = HTTPRequestParser(limits: server.configuration.httpLimits)
+    }
+
+    /// On the loop: registers and starts reading.
+    func start() {
+        loop.register(self)
+        let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+        rs.setEventHandler { self.readable() }
+        rs.setCancelHandler { self.sourceCancelled() }
+        pendingCancels += 1
+        readSource = rs
+        rs.resume()
+        server.log(.debug, "connection \(id) from \(remoteAddress) opened")
+    }
+
+    public var isWebSocket: Bool { ws != nil }
+
+    // MARK: Reading
+
+    private func readable() {
+        guard !isTornDown else { return }
+        let buf = loop.readBuffer
+        while true {
+            let n = recv(fd, buf.baseAddress, buf.count, 0)
+            if n > 0 {
+                lastReadAt = monotonicMillis()
+                loop.stats.bytesIn += n
+                received(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                if isTornDown || n < buf.count { return }
+                continue
+            }
+            if n == 0 { peerClosed(); return }
+            switch errno {
+            case EAGAIN, EWOULDBLOCK: return
+            case EINTR: continue
+            default: teardown(reason: "read error \(errno)"); return
+            }
+        }
+    }
+
+    private func received(_ bytes: UnsafeRawBufferPointer) {
+        if ws != nil {
+            receivedWebSocket(bytes)
+        } else if http != nil {
+            http!.append(bytes)
+            processHTTP()
+        }
+        // Bytes after we decided to close (e.g. after an error response) are discarded.
+    }
+
+    private func peerClosed() {
+        // EOF. A WebSocket peer that vanishes without a close frame is 1006 for the app.
+        teardown(reason: "peer closed")
+    }
+
+    // MARK: HTTP
+
+    private func processHTTP() {
+        // Mutated in place through `http!`: copying the parser out and back would copy its buffer.
+        while http != nil, !closeAfterFlush {
+            let result = http!.next()
+            switch result {
+            case .needMoreData:
+                if http!.hasPartialRequest {
+                    if requestStartedAt == 0 { requestStartedAt = monotonicMillis() }
+                } else {
+                    requestStartedAt = 0
+                }
+                return
+            case .error(let e):
+                server.log(.debug, "connection \(id): bad request (\(e.status)): \(e.message)")
+                var h = HTTPHeaders(); h.add("Connection", "close")
+                send(response: HTTPResponse.text(e.status, e.message, headers: h), headOnly: false, keepAlive: false)
+                http = nil
+                return
+            case .request(let request):
+                requestStartedAt = 0
+                loop.stats.httpRequests += 1
+                handle(request)
+            }
+        }
+    }
+
+    private func handle(_ request: HTTPRequest) {
+        if request.headers.tokens("Upgrade").contains("websocket") || request.headers.contains("Sec-WebSocket-Key") {
+            upgrade(request)
+            return
+        }
+        let response = server.respond(to: request, connection: self)
+        send(response: response, headOnly: request.method == "HEAD", keepAlive: request.keepAlive)
+    }
+
+    private func send(response: HTTPResponse, headOnly: Bool, keepAlive: Bool) {
+        var r = response
+        if !keepAlive { r.headers.set("Connection", "close") }
+        enqueue(ByteBuffer(r.serialize(headOnly: headOnly)), kind: .ordinary)
+        if !keepAlive { closeAfterFlush = true }
+        flushOutbound()
+    }
+
+    private func upgrade(_ request: HTTPRequest) {
+        guard let makeDelegate = server.configuration.webSocketRoute, let d = makeDelegate(request, self) else {
+            send(response: .text(404, "no WebSocket endpoint at this path"), headOnly: false, keepAlive: false)
+            return
+        }
+        switch WebSocketHandshake.accept(request, config: server.configuration.handshake, secure: server.isSecure) {
+        case .failure(let rejected):
+            send(response: rejected.response, headOnly: false, keepAlive: false)
+        case .success(let accepted):
+            let leftover = http?.takeBuffered() ?? []
+            http = nil
+            deflate = accepted.deflate
+            ws = WebSocketConnectionMachine(deflate: accepted.deflate, limits: server.configuration.webSocketLimits)
+            upgradeRequest = request
+            delegate = d
+            lastPingAt = monotonicMillis()
+            loop.stats.webSocketsOpened += 1
+            enqueue(ByteBuffer(accepted.response.serialize()), kind: .ordinary)
+            flushOutbound()
+            server.log(.debug, "connection \(id) upgraded to WebSocket\(deflate != nil ? " (permessage-deflate)" : "")")
+            d.webSocketDidOpen(self)
+            if !leftover.isEmpty, !isTornDown {
+                leftover.withUnsafeBytes { receivedWebSocket($0) }
+            }
+        }
+    }
+
+    // MARK: WebSocket
+
+    private func receivedWebSocket(_ bytes: UnsafeRawBufferPointer) {
+        guard ws != nil else { return }
+        let events = ws!.receive(bytes)   // in place: a copy would duplicate the machine's buffers
+        for event in events {
+            if isTornDown { return }
+            switch event {
+            case .text(let t):
+                loop.stats.messagesIn += 1
+                delegate?.webSocket(self, didReceiveText: t)
+            case .binary(let b):
+                loop.stats.messagesIn += 1
+                delegate?.webSocket(self, didReceiveBinary: b)
+            case .ping, .pong:
+                break
+            case .send(let bytes):
+                enqueue(ByteBuffer(bytes), kind: .ordinary)
+                flushOutbound()
+            case .closed(let code, let reason):
+                server.log(.debug, "connection \(id) WebSocket closed (\(code.map(String.init) ?? "no code")\(reason.isEmpty ? "" : ": \(reason)"))")
+                closeAfterFlush = true
+                flushOutbound()
+                return
+            }
+        }
+    }
+
+    /// Sends a text message to this connection (framed, and compressed if negotiated).
+    public func send(text: [UInt8], kind: OutboundKind = .ordinary) {
+        loop.execute { self.sendOnLoop(opcode: .text, payload: text, kind: kind) }
+    }
+
+    public func send(text: String, kind: OutboundKind = .ordinary) {
+        send(text: Array(text.utf8), kind: kind)
+    }
+
+    public func send(binary: [UInt8]) {
+        loop.execute { self.sendOnLoop(opcode: .binary, payload: binary, kind: .ordinary) }
+    }
+
+    private func sendOnLoop(opcode: WebSocketOpcode, payload: [UInt8], kind: OutboundKind) {
+        guard ws != nil, !isTornDown, !ws!.isClosing else { return }
+        let frame = ws!.frameMessage(opcode: opcode, payload: payload, compressor: &loop.compressor)
+        loop.stats.messagesOut += 1
+        enqueue(ByteBuffer(frame), kind: kind)
+        flushOutbound()
+    }
+
+    /// Starts the closing handshake (e.g. 1001 on shutdown). The connection ends when the
+    /// peer answers, or after the close timeout.
+    public func close(code: UInt16 = 1000, reason: String = "") {
+        loop.execute { self.closeOnLoop(code: code, reason: reason) }
+    }
+
+    func closeOnLoop(code: UInt16, reason: String) {
+        guard !isTornDown else { return }
+        if ws != nil {
+            guard !ws!.isClosing else { return }
+            let frame = ws!.initiateClose(code: code, reason: reason)
+            closingSince = monotonicMillis()
+            enqueue(ByteBuffer(frame), kind: .ordinary)
+            flushOutbound()
+        } else {
+            // HTTP: finish what is queued, then close.
+            closeAfterFlush = true
+            flushOutbound()
+        }
+    }
+
+    func enqueueBroadcast(_ frames: BroadcastFrames, kind: OutboundKind) {
+        guard ws != nil, !ws!.isClosing, !isTornDown else { return }
+        let buffer: ByteBuffer
+        if let d = deflate, let c = frames.compressed(windowBits: d.serverMaxWindowBits) {
+            buffer = c
+        } else {
+            buffer = frames.plain
+        }
+        loop.stats.messagesOut += 1
+        enqueue(buffer, kind: kind)
+    }
+
+    // MARK: Writing
+
+    private func enqueue(_ buffer: ByteBuffer, kind: OutboundKind) {
+        guard !isTornDown else { return }
+        let before = outbound.entries.count - outbound.head
+        outbound.append(buffer, kind: kind)
+        if kind == .supersedable, outbound.entries.count - outbound.head <= before {
+            loop.stats.supersededMessages += 1
+        }
+        if outbound.byteCount > server.configuration.maxOutboundBytes {
+            // A phone that stopped reading must not hold the server's memory: drop it.
+            loop.stats.slowClientsDropped += 1
+            server.log(.info, "connection \(id): outbound queue over \(server.configuration.maxOutboundBytes) bytes, closing (1008)")
+            outbound.removeAll()
+            if ws != nil {
+                let close = WebSocketFrameEncoder.encode(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code: 1008, reason: "too slow"))
+                close.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            teardown(reason: "slow consumer")
+        }
+    }
+
+    /// Writes what is queued; waits for writability if the socket is full.
+    func flushOutbound() {
+        guard !isTornDown else { return }
+        let before = outbound.byteCount
+        if !outbound.isEmpty {
+            guard outbound.flush(fd: fd) else { teardown(reason: "write error"); return }
+        }
+        loop.stats.bytesOut += before - outbound.byteCount
+        if outbound.isEmpty {
+            if writeSourceActive { writeSource?.suspend(); writeSourceActive = false }
+            if closeAfterFlush { finishClose() }
+        } else if !writeSourceActive {
+            if writeSource == nil {
+                let s = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+                s.setEventHandler { self.flushOutbound() }
+                s.setCancelHandler { self.sourceCancelled() }
+                pendingCancels += 1
+                writeSource = s
+            }
+            writeSource?.resume()
+            writeSourceActive = true
+        }
+    }
+
+    private func finishClose() {
+        // We are done sending: half-close so the peer sees our last bytes before FIN.
+        shutdown(fd, Int32(SHUT_WR))
+        teardown(reason: "closed")
+    }
+
+    // MARK: Timeouts (called by the loop's once-a-second sweep)
+
+    func sweep(now: Int64, config: ServerConfiguration) {
+        guard !isTornDown else { return }
+        if ws != nil {
+            if ws!.isClosing || closeAfterFlush {
+                if closingSince == 0 { closingSince = now }
+                if now - closingSince > config.closeTimeoutMs { teardown(reason: "close timeout") }
+            } else if now - lastReadAt > config.webSocketSilenceTimeoutMs {
+                // Phones sleep and vanish without a FIN: a peer silent this long is gone.
+                teardown(reason: "silent for \(config.webSocketSilenceTimeoutMs / 1000) s")
+            } else if now - lastPingAt >= config.pingIntervalMs {
+                lastPingAt = now
+                enqueue(ByteBuffer(WebSocketFrameEncoder.encode(opcode: .ping, payload: [])), kind: .ordinary)
+                flushOutbound()
+            }
+        } else if closeAfterFlush {
+            if closingSince == 0 { closingSince = now }
+            if now - closingSince > config.closeTimeoutMs { teardown(reason: "close timeout") }
+        } else if requestStartedAt != 0 && now - requestStartedAt > config.headerTimeoutMs {
+            // Slowloris: the request head did not complete in time.
+            send(response: .text(408, "request headers not complete in time"), headOnly: false, keepAlive: false)
+            http = nil
+        } else if requestStartedAt == 0 && now - lastReadAt > config.idleTimeoutMs {
+            teardown(reason: "idle keep-alive timeout")
+        }
+    }
+
+    // MARK: Teardown
+
+    /// Ends the connection at once. Safe to call more than once.
+    func teardown(reason: String) {
+        guard !isTornDown else { return }
+        isTornDown = true
+        server.log(.debug, "connection \(id) closed: \(reason)")
+        loop.unregister(self)
+        for g in groups { g.removeOnLoop(self) }
+        groups = []
+        outbound.removeAll()
+        http = nil
+        ws = nil
+        let d = delegate
+        delegate = nil
+        d?.webSocketDidClose(self)
+        // The descriptor is closed only after every source on it has been cancelled
+        // (sourceCancelled), or a new connection could reuse the number under a live source.
+        readSource?.cancel()
+        if let w = writeSource {
+            if !writeSourceActive { w.resume() }  // a suspended source never runs its cancel handler
+            w.cancel()
+        }
+        if pendingCancels == 0 { closeDescriptor() }
+    }
+
+    private func sourceCancelled() {
+        pendingCancels -= 1
+        if pendingCancels == 0 { closeDescriptor() }
+    }
+
+    private func closeDescriptor() {
+        readSource = nil
+        writeSource = nil
+        Glibc.close(fd)
+        server.connectionClosed()
+    }
+}

@@ -1,0 +1,148 @@
+// An event loop is one serial DispatchQueue that owns a set of connections. Dispatch
+// read/write sources deliver readiness on that queue, so a connection's state is only
+// ever touched there: no locks on the per-connection path.
+import Dispatch
+import Foundation
+import WebSocketCodec
+import Synchronization
+
+/// Counters of one loop; only written on the loop's queue.
+public struct LoopStats: Sendable {
+    public var accepted = 0
+    public var closed = 0
+    public var httpRequests = 0
+    public var webSocketsOpened = 0
+    public var messagesIn = 0
+    public var messagesOut = 0
+    public var bytesIn = 0
+    public var bytesOut = 0
+    public var slowClientsDropped = 0
+    public var supersededMessages = 0
+    /// Fan-out runs on loops, and how long they took from the broadcast call (µs).
+    public var broadcastRuns = 0
+    public var broadcastMicrosTotal = 0
+    public var broadcastMicrosMax = 0
+
+    mutating func add(_ o: LoopStats) {
+        accepted += o.accepted; closed += o.closed; httpRequests += o.httpRequests
+        webSocketsOpened += o.webSocketsOpened; messagesIn += o.messagesIn; messagesOut += o.messagesOut
+        bytesIn += o.bytesIn; bytesOut += o.bytesOut; slowClientsDropped += o.slowClientsDropped
+        supersededMessages += o.supersededMessages
+        broadcastRuns += o.broadcastRuns; broadcastMicrosTotal += o.broadcastMicrosTotal
+        broadcastMicrosMax = max(broadcastMicrosMax, o.broadcastMicrosMax)
+    }
+}
+
+/// Owned by `queue`: every mutable property below is touched only on it, except
+/// `pendingBroadcasts`, which is guarded by its Mutex.
+public final class EventLoop: @unchecked Sendable {
+    public let index: Int
+    public let queue: DispatchQueue
+    private static let key = DispatchSpecificKey<Int>()
+
+    /// One read buffer for every connection of the loop: a connection keeps no buffer while idle.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    /// permessage-deflate compressor shared by the loop's connections (no context takeover).
+    var compressor = SharedDeflateCompressor()
+    var connections: [Connection] = []
+    var stats = LoopStats()
+    private var timer: DispatchSourceTimer?
+
+    struct PendingBroadcast {
+        let group: BroadcastGroup
+        let frames: BroadcastFrames
+        let kind: OutboundKind
+        var enqueuedAt: UInt64 = DispatchTime.now().uptimeNanoseconds
+    }
+    private let pendingBroadcasts = Mutex<(items: [PendingBroadcast], scheduled: Bool)>(([], false))
+
+    init(index: Int, readBufferSize: Int = 64 * 1024) {
+        self.index = index
+        queue = DispatchQueue(label: "classctl.loop.\(index)", qos: .userInitiated)
+        queue.setSpecific(key: EventLoop.key, value: index)
+        readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readBufferSize, alignment: 16)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    var inLoop: Bool { DispatchQueue.getSpecific(key: EventLoop.key) == index }
+
+    /// Runs `body` on the loop: at once when already there, else asynchronously.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        if inLoop { body() } else { queue.async(execute: body) }
+    }
+
+    func startTimer(interval: DispatchTimeInterval, _ tick: @escaping @Sendable (EventLoop) -> Void) {
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        t.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(100))
+        t.setEventHandler { [unowned self] in tick(self) }
+        t.resume()
+        timer = t
+    }
+
+    func stopTimer() { timer?.cancel(); timer = nil }
+
+    func register(_ c: Connection) {
+        c.loopSlot = connections.count
+        connections.append(c)
+        stats.accepted += 1
+    }
+
+    func unregister(_ c: Connection) {
+        let i = c.loopSlot
+        guard i >= 0, i < connections.count, connections[i] === c else { return }
+        let last = connections.removeLast()
+        if i < connections.count {
+            connections[i] = last
+            last.loopSlot = i
+        }
+        c.loopSlot = -1
+        stats.closed += 1
+    }
+
+    // MARK: Broadcast (the fan-out path)
+
+    /// Queues a broadcast for this loop's members of `group`. Broadcasts that pile up
+    /// before the loop runs are written together: one gathered write per connection
+    /// ("corking"), so a burst costs one syscall per phone, not one per message.
+    func enqueueBroadcast(_ item: PendingBroadcast) {
+        let schedule = pendingBroadcasts.withLock { state -> Bool in
+            state.items.append(item)
+            if state.scheduled { return false }
+            state.scheduled = true
+            return true
+        }
+        if schedule { queue.async { self.drainBroadcasts() } }
+    }
+
+    private func drainBroadcasts() {
+        let items = pendingBroadcasts.withLock { state -> [PendingBroadcast] in
+            let items = state.items
+            state.items = []
+            state.scheduled = false
+            return items
+        }
+        var start = 0
+        while start < items.count {
+            // A run of broadcasts to the same group is delivered connection by connection.
+            var end = start + 1
+            while end < items.count && items[end].group === items[start].group { end += 1 }
+            let group = items[start].group
+            let members = group.members(on: index)
+            for c in members {
+                for k in start..<end {
+                    c.enqueueBroadcast(items[k].frames, kind: items[k].kind)
+                }
+                c.flushOutbound()
+            }
+            start = end
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        for item in items {
+            let us = Int((now &- item.enqueuedAt) / 1000)
+            stats.broadcastRuns += 1
+            stats.broadcastMicrosTotal += us
+            stats.broadcastMicrosMax = max(stats.broadcastMicrosMax, us)
+        }
+    }
+}

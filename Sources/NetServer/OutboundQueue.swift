@@ -1,0 +1,127 @@
+// Per-connection outbound bytes: a queue of immutable, shareable buffers.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Immutable bytes with a stable address, shared by every connection a broadcast goes to.
+/// Not confined to a queue: the bytes are written once in init and only read afterwards.
+public final class ByteBuffer: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    public let count: Int
+
+    public init(_ bytes: [UInt8]) {
+        count = bytes.count
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        bytes.withUnsafeBytes { src in
+            if let s = src.baseAddress, count > 0 { base.copyMemory(from: s, byteCount: count) }
+        }
+    }
+
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        count = bytes.count
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        if let s = bytes.baseAddress, count > 0 { base.copyMemory(from: s, byteCount: count) }
+    }
+
+    deinit { base.deallocate() }
+
+    public var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: count)) }
+}
+
+/// Kind of a queued message, for replacement and dropping decisions.
+public enum OutboundKind: UInt8, Sendable {
+    /// Never dropped or replaced (announcements, control frames, responses).
+    case ordinary = 0
+    /// A newer message of the same kind replaces one still waiting (a newer class state
+    /// supersedes an older one for a slow phone).
+    case supersedable = 1
+}
+
+/// FIFO of buffers waiting to be written. Confined to its connection's loop queue.
+struct OutboundQueue {
+    struct Entry {
+        let buffer: ByteBuffer
+        var offset: Int
+        let kind: OutboundKind
+    }
+
+    private(set) var entries: [Entry] = []
+    private(set) var head = 0
+    private(set) var byteCount = 0
+
+    var isEmpty: Bool { head == entries.count }
+
+    mutating func append(_ buffer: ByteBuffer, kind: OutboundKind) {
+        if kind == .supersedable {
+            // Drop waiting supersedable entries that have not started going out (a partly
+            // written one must finish, or the stream would be corrupted).
+            var i = entries.count - 1
+            while i >= head {
+                let e = entries[i]
+                if e.kind == .supersedable && e.offset == 0 {
+                    byteCount -= e.buffer.count
+                    entries.remove(at: i)
+                }
+                i -= 1
+            }
+        }
+        entries.append(Entry(buffer: buffer, offset: 0, kind: kind))
+        byteCount += buffer.count
+    }
+
+    /// Writes as much as the socket takes with one sendmsg (gathering up to 64 buffers).
+    /// Returns false on a fatal socket error; true otherwise (including EAGAIN).
+    mutating func flush(fd: Int32) -> Bool {
+        while !isEmpty {
+            let n = min(entries.count - head, 64)
+            let written: Int = withUnsafeTemporaryAllocation(of: iovec.self, capacity: n) { iov in
+                for k in 0..<n {
+                    let e = entries[head + k]
+                    iov[k] = iovec(iov_base: e.buffer.base + e.offset, iov_len: e.buffer.count - e.offset)
+                }
+                var msg = msghdr()
+                msg.msg_iov = iov.baseAddress
+                msg.msg_iovlen = n
+                return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
+            }
+            if written < 0 {
+                let e = errno
+                if e == EAGAIN || e == EWOULDBLOCK { return true }
+                if e == EINTR { continue }
+                return false
+            }
+            consume(written)
+            if written == 0 { return true }
+        }
+        return true
+    }
+
+    private mutating func consume(_ count: Int) {
+        var left = count
+        byteCount -= count
+        while left > 0 && head < entries.count {
+            let remaining = entries[head].buffer.count - entries[head].offset
+            if left >= remaining {
+                left -= remaining
+                head += 1
+            } else {
+                entries[head].offset += left
+                left = 0
+            }
+        }
+        if head == entries.count {
+            // Release storage: an idle connection keeps no queue memory.
+            entries = []
+            head = 0
+        } else if head > 32 && head * 2 > entries.count {
+            entries.removeFirst(head)
+            head = 0
+        }
+    }
+
+    mutating func removeAll() {
+        entries = []
+        head = 0
+        byteCount = 0
+    }
+}

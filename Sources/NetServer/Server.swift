@@ -1,0 +1,221 @@
+// The server: a listening socket, N event loops, routing of HTTP requests and WebSocket
+// upgrades, and graceful shutdown.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import HTTPCodec
+import WebSocketCodec
+import Logging
+import Synchronization
+
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Event loops (serial queues); connections are spread over them round-robin.
+    public var loopCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
+    public var webRoot: String?
+    public var httpLimits = HTTPLimits()
+    public var webSocketLimits = WebSocketLimits()
+    public var handshake = WebSocketHandshakeConfig()
+    /// Bytes queued for one connection before it is dropped as too slow (1008).
+    public var maxOutboundBytes = 1 << 20
+    public var maxConnections = 50_000
+    public var headerTimeoutMs: Int64 = 10_000
+    public var idleTimeoutMs: Int64 = 60_000
+    public var pingIntervalMs: Int64 = 20_000
+    public var webSocketSilenceTimeoutMs: Int64 = 60_000
+    public var closeTimeoutMs: Int64 = 5_000
+    public var logger = Logger(label: "classctl.net")
+
+    /// Application routes, consulted before static files. Called on a loop queue.
+    public var responder: (@Sendable (HTTPRequest, Connection) -> HTTPResponse?)?
+    /// Returns the delegate for a WebSocket upgrade at this request's path, or nil (404).
+    /// Called on the connection's loop queue.
+    public var webSocketRoute: (@Sendable (HTTPRequest, Connection) -> WebSocketDelegate?)?
+
+    public init() {}
+}
+
+/// Immutable configuration plus a listener owned by `acceptQueue`; counters are atomic.
+public final class Server: @unchecked Sendable {
+    public let configuration: ServerConfiguration
+    public let loops: [EventLoop]
+    public private(set) var port = 0
+    public var isSecure: Bool { false }
+
+    private let acceptQueue = DispatchQueue(label: "classctl.accept", qos: .userInitiated)
+    private var listenFD: Int32 = -1
+    private var acceptSource: DispatchSourceRead?
+    private var nextLoop = 0
+    private let nextID = Atomic<UInt64>(1)
+    private let open = Atomic<Int>(0)
+    private let staticFiles: StaticFiles?
+    private let shuttingDown = Atomic<Bool>(false)
+    private let allClosed = DispatchSemaphore(value: 0)
+
+    public init(configuration: ServerConfiguration) {
+        self.configuration = configuration
+        loops = (0..<max(1, configuration.loopCount)).map { EventLoop(index: $0) }
+        staticFiles = configuration.webRoot.flatMap { StaticFiles(root: $0) }
+        _ = Socket.ignoreSIGPIPE
+    }
+
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    /// Binds and starts accepting. Throws (before anything is served) when the address is
+    /// taken or invalid.
+    public func start() throws {
+        let l = try Socket.listen(host: configuration.host, port: configuration.port)
+        listenFD = l.fd
+        port = l.port
+        let src = DispatchSource.makeReadSource(fileDescriptor: l.fd, queue: acceptQueue)
+        src.setEventHandler { [unowned self] in self.acceptReady() }
+        src.setCancelHandler { close(l.fd) }
+        acceptSource = src
+        src.resume()
+        for loop in loops {
+            loop.queue.async { [configuration] in
+                loop.startTimer(interval: .seconds(1)) { loop in
+                    let now = monotonicMillis()
+                    // Iterate a copy: a sweep may tear connections down (which edits the list).
+                    for c in loop.connections { c.sweep(now: now, config: configuration) }
+                }
+            }
+        }
+    }
+
+    private func acceptReady() {
+        for _ in 0..<512 {
+            var storage = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept(listenFD, $0, &len)
+                }
+            }
+            if fd < 0 {
+                let e = errno
+                if e == EINTR || e == ECONNABORTED { continue }
+                if e == EMFILE || e == ENFILE {
+                    // Out of descriptors: stop accepting briefly instead of spinning on a
+                    // listener that stays readable.
+                    log(.warning, "accept: out of file descriptors; pausing accepts for 100 ms")
+                    acceptSource?.suspend()
+                    acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [weak self] in self?.acceptSource?.resume() }
+                }
+                return
+            }
+            if shuttingDown.load(ordering: .relaxed) || open.load(ordering: .relaxed) >= configuration.maxConnections {
+                close(fd)
+                continue
+            }
+            Socket.setNonBlocking(fd)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            Socket.setNoDelay(fd)
+            open.add(1, ordering: .relaxed)
+            let loop = loops[nextLoop]
+            nextLoop = (nextLoop + 1) % loops.count
+            let id = nextID.add(1, ordering: .relaxed).oldValue
+            let addr = Socket.addressText(storage)
+            loop.queue.async { [unowned self] in
+                Connection(fd: fd, id: id, remoteAddress: addr, loop: loop, server: self).start()
+            }
+        }
+    }
+
+    func connectionClosed() {
+        let left = open.subtract(1, ordering: .relaxed).newValue
+        if left == 0 && shuttingDown.load(ordering: .relaxed) { allClosed.signal() }
+    }
+
+    /// Creates a broadcast group spanning this server's loops.
+    public func makeBroadcastGroup() -> BroadcastGroup {
+        BroadcastGroup(loops: loops, compressionThreshold: configuration.webSocketLimits.compressionThreshold)
+    }
+
+    /// Counters summed over the loops.
+    public func stats() -> LoopStats {
+        var total = LoopStats()
+        for loop in loops {
+            total.add(loop.inLoop ? loop.stats : loop.queue.sync { loop.stats })
+        }
+        return total
+    }
+
+    /// Graceful shutdown: stop accepting, close WebSockets with 1001, let queued bytes
+    /// drain until `timeout`, then drop whatever is left. Blocks until done.
+    public func shutdown(timeout: Double = 3) {
+        guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
+        acceptQueue.sync {
+            acceptSource?.cancel()
+            acceptSource = nil
+        }
+        for loop in loops {
+            loop.queue.sync {
+                for c in loop.connections {
+                    if c.isWebSocket { c.closeOnLoop(code: 1001, reason: "server shutting down") } else { c.closeOnLoop(code: 1000, reason: "") }
+                }
+            }
+        }
+        if open.load(ordering: .relaxed) > 0 {
+            _ = allClosed.wait(timeout: .now() + timeout)
+        }
+        for loop in loops {
+            loop.queue.sync {
+                for c in loop.connections { c.teardown(reason: "shutdown deadline") }
+                loop.stopTimer()
+            }
+        }
+    }
+
+    // MARK: HTTP routing
+
+    func respond(to request: HTTPRequest, connection: Connection) -> HTTPResponse {
+        var response = route(request, connection)
+        // Security headers on every response.
+        let h = response.headers
+        if !h.contains("X-Content-Type-Options") { response.headers.add("X-Content-Type-Options", "nosniff") }
+        if !h.contains("Referrer-Policy") { response.headers.add("Referrer-Policy", "no-referrer") }
+        if !h.contains("Content-Security-Policy") {
+            response.headers.add("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+        }
+        return response
+    }
+
+    private static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"]
+
+    private func route(_ request: HTTPRequest, _ connection: Connection) -> HTTPResponse {
+        if let r = configuration.responder?(request, connection) { return r }
+        guard Server.knownMethods.contains(request.method) else {
+            return .text(501, "method \(request.method) not implemented")
+        }
+        if request.path == "/healthz" {
+            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed() }
+            return .text(200, "ok")
+        }
+        guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed() }
+        if let files = staticFiles, let r = files.respond(to: request) { return r }
+        return .text(404, "not found")
+    }
+
+    /// Serves a file of the web root under another path (e.g. the participant page for
+    /// /c/CODE), with the same caching, compression and headers as any static file.
+    public func staticResponse(for request: HTTPRequest, file: String) -> HTTPResponse? {
+        var r = request
+        r.target = file
+        return staticFiles?.respond(to: r)
+    }
+
+    private func methodNotAllowed() -> HTTPResponse {
+        var h = HTTPHeaders(); h.add("Allow", "GET, HEAD")
+        return .text(405, "method not allowed", headers: h)
+    }
+
+    func log(_ level: Logger.Level, _ message: @autoclosure () -> String) {
+        if configuration.logger.logLevel <= level {
+            configuration.logger.log(level: level, "\(message())")
+        }
+    }
+}

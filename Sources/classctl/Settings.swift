@@ -1,0 +1,102 @@
+// `classctl start` settings: built-in defaults < config file < environment < flags.
+import Foundation
+import Yams
+
+struct Settings: Equatable {
+    var host = "0.0.0.0"
+    var port = 8080
+    var recordDir = "recordings"
+    var code: String?
+    var token: String?
+    var allowedOrigins: [String] = []
+    var leadMs = 300
+    var logLevel = "info"
+    var logFormat = "text"
+    var webRoot: String?
+    var publicURL: String?
+
+    struct Problem: Error, CustomStringConvertible { let description: String }
+
+    static let keys: Set<String> = ["host", "port", "record_dir", "code", "token", "allowed_origins", "lead_ms",
+                                    "log_level", "log_format", "web_root", "public_url"]
+
+    /// Applies a YAML config file (keys as in config/classctl.yaml).
+    mutating func apply(configFile path: String) throws {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Problem(description: "cannot read the config file \(path)")
+        }
+        let node: Any?
+        do { node = try Yams.load(yaml: text) } catch {
+            throw Problem(description: "\(path): not valid YAML: \(error)")
+        }
+        guard let map = node as? [String: Any] else {
+            if node == nil { return }
+            throw Problem(description: "\(path): expected a mapping of settings")
+        }
+        for key in map.keys where !Settings.keys.contains(key) {
+            throw Problem(description: "\(path): unknown setting '\(key)' (known: \(Settings.keys.sorted().joined(separator: ", ")))")
+        }
+        func str(_ k: String) throws -> String? {
+            guard let v = map[k] else { return nil }
+            if v is NSNull { return nil }
+            if let s = v as? String { return s }
+            if let i = v as? Int { return String(i) }
+            throw Problem(description: "\(path): '\(k)' must be text")
+        }
+        func int(_ k: String) throws -> Int? {
+            guard let v = map[k] else { return nil }
+            if let i = v as? Int { return i }
+            throw Problem(description: "\(path): '\(k)' must be a whole number")
+        }
+        if let v = try str("host") { host = v }
+        if let v = try int("port") { port = v }
+        if let v = try str("record_dir") { recordDir = v }
+        if let v = try str("code") { code = v }
+        if let v = try str("token") { token = v }
+        if let v = map["allowed_origins"] {
+            guard let list = v as? [String] else { throw Problem(description: "\(path): 'allowed_origins' must be a list of origins") }
+            allowedOrigins = list
+        }
+        if let v = try int("lead_ms") { leadMs = v }
+        if let v = try str("log_level") { logLevel = v }
+        if let v = try str("log_format") { logFormat = v }
+        if let v = try str("web_root") { webRoot = v }
+        if let v = try str("public_url") { publicURL = v }
+    }
+
+    /// Applies CLASSCTL_* environment variables.
+    mutating func apply(environment env: [String: String]) throws {
+        if let v = env["CLASSCTL_HOST"] { host = v }
+        if let v = env["CLASSCTL_PORT"] {
+            guard let p = Int(v) else { throw Problem(description: "CLASSCTL_PORT must be a number, not '\(v)'") }
+            port = p
+        }
+        if let v = env["CLASSCTL_RECORD_DIR"] { recordDir = v }
+        if let v = env["CLASSCTL_CODE"] { code = v }
+        if let v = env["CLASSCTL_TOKEN"] { token = v }
+        if let v = env["CLASSCTL_ALLOWED_ORIGINS"] { allowedOrigins = v.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        if let v = env["CLASSCTL_LEAD_MS"] {
+            guard let p = Int(v) else { throw Problem(description: "CLASSCTL_LEAD_MS must be a number, not '\(v)'") }
+            leadMs = p
+        }
+        if let v = env["CLASSCTL_LOG_LEVEL"] { logLevel = v }
+        if let v = env["CLASSCTL_LOG_FORMAT"] { logFormat = v }
+        if let v = env["CLASSCTL_WEB_ROOT"] { webRoot = v }
+        if let v = env["CLASSCTL_PUBLIC_URL"] { publicURL = v }
+    }
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw Problem(description: "port \(port) is out of range (0-65535)") }
+        guard (0...5000).contains(leadMs) else { throw Problem(description: "lead_ms \(leadMs) is out of range (0-5000)") }
+        guard ["text", "json"].contains(logFormat) else { throw Problem(description: "log format must be text or json, not '\(logFormat)'") }
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw Problem(description: "unknown log level '\(logLevel)'")
+        }
+        if let code, code.isEmpty || code.count > 32 || !code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
+            throw Problem(description: "join code '\(code)' must be 1-32 letters, digits or '-'")
+        }
+        if let token, token.utf8.count < 16 {
+            throw Problem(description: "the instructor token must be at least 16 characters")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Sets up and runs every test of classctl:
+#   1. Swift unit and integration tests (Swift Testing, real loopback sockets)
+#   2. end-to-end tests in Python (real clients, the CLI, headless Chromium)
+#   3. the Autobahn|Testsuite WebSocket conformance run against ws-echo
+#   4. each libFuzzer target for a bounded time
+# Environment: AUTOBAHN_CASES (default all), FUZZ_SECONDS (default 30).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test || exit 1
+
+status=0
+summary=()
+step() { echo; echo "=== $*"; }
+
+step "build (release binaries for the end-to-end tests)"
+if ! swift build -c release 2>&1 | tail -3; then echo "release build failed"; exit 1; fi
+[ -x .build/release/classctl ] || { echo "release build failed"; exit 1; }
+
+step "swift test"
+swift test 2>&1 | tee /tmp/classctl-swift-test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^(Test|Suite) .* (started|passed)' | tail -60
+rc=${PIPESTATUS[0]}
+[ $rc -eq 0 ] || status=1
+summary+=("swift test: $(grep -E 'Test run with [0-9]+ tests' /tmp/classctl-swift-test.log | tail -1)")
+
+step "end-to-end tests (pytest)"
+CLASSCTL_BIN=.build/release .venv/bin/python -m pytest -q Tests/e2e 2>&1 | tee /tmp/classctl-pytest.log | tail -40
+rc=${PIPESTATUS[0]}
+[ $rc -eq 0 ] || status=1
+summary+=("pytest: $(tail -1 /tmp/classctl-pytest.log)")
+
+step "Autobahn|Testsuite against ws-echo"
+AB=../shared/tools/autobahn/run-fuzzingclient
+if [ -x "$AB" ] || [ -f "$AB" ]; then
+  .build/release/ws-echo --port 0 > /tmp/classctl-ws-echo.log 2>&1 &
+  echo_pid=$!
+  for _ in $(seq 50); do grep -q listening /tmp/classctl-ws-echo.log && break; sleep 0.1; done
+  port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' /tmp/classctl-ws-echo.log | head -1)
+  args=()
+  [ -n "${AUTOBAHN_CASES:-}" ] && args+=(--cases "$AUTOBAHN_CASES")
+  python3 "$AB" "ws://127.0.0.1:$port" --out /tmp/classctl-autobahn "${args[@]}" 2>&1 | tail -5 | tee /tmp/classctl-autobahn.log
+  rc=${PIPESTATUS[0]}
+  kill "$echo_pid" 2>/dev/null; wait "$echo_pid" 2>/dev/null
+  [ $rc -eq 0 ] || status=1
+  summary+=("$(grep -E '^autobahn:' /tmp/classctl-autobahn.log | tail -1)")
+else
+  echo "no ../shared/tools/autobahn: skipped"; summary+=("autobahn: skipped (../shared missing)"); status=1
+fi
+
+step "fuzzing (${FUZZ_SECONDS:-30} s per target)"
+if scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-30}" 2>&1 | tail -15; then
+  summary+=("fuzz: no crash")
+else
+  status=1; summary+=("fuzz: FAILED")
+fi
+
+echo
+echo "=== summary"
+for s in "${summary[@]}"; do echo "$s"; done
+exit $status
