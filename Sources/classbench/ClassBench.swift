@@ -15,6 +15,21 @@ struct ClassBench: ParsableCommand {
         arguments, 3 hard timeout.
         """)
 
+    /// Like ArgumentParser's main, but usage errors exit 2 (as the shared loadgen and
+    /// classctl do) instead of 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error).rawValue == 64 {
+                printError(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+
     @Option(help: "Subscriber URL, ws://127.0.0.1:PORT/path?query.")
     var subUrl: String
 
@@ -131,7 +146,8 @@ struct ClassBench: ParsableCommand {
             print(result.jsonLine)
             fflush(nil)
             generator.closeAll()
-            if !result.counters.publisherOpen && result.broadcasts == 0 || result.subscribersOpen == 0 {
+            // Exit status 1 when nothing could be measured, as the shared loadgen does.
+            if (!result.counters.publisherOpen && result.broadcasts == 0) || result.subscribersOpen == 0 {
                 throw ExitCode(1)
             }
         } catch let error as SystemError {

@@ -122,7 +122,9 @@ final class LoadGenerator {
         var fanout: [UInt64] = []
         var lastDelivery: UInt64 = 0
         for b in broadcasts {
-            if b.deliveries >= subscribersAtLoadStart && subscribersAtLoadStart > 0 { fanout.append(b.lastDeliveryAt - b.sentAt) }
+            if b.deliveries >= subscribersAtLoadStart && subscribersAtLoadStart > 0 {
+                fanout.append(b.lastDeliveryAt > b.sentAt ? b.lastDeliveryAt - b.sentAt : 0)
+            }
             lastDelivery = max(lastDelivery, b.lastDeliveryAt)
         }
         fanout.sort()
