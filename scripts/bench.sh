@@ -42,7 +42,7 @@ WS_ECHO_ARGS=${WS_ECHO_ARGS:-"--broadcast"}
 WS_ECHO_PATH=${WS_ECHO_PATH:-/}
 OUT=${OUT:-test-output/bench/$(date -u +%Y%m%d-%H%M%S)}
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -67,7 +67,6 @@ LOADGEN=$BENCH_BUILD/loadgen
 SHARED_BENCH=$ROOT/../shared/bench
 NODE_RELAY=$BENCH_BUILD/node-relay.js
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
-mkdir -p "$OUT" "$BENCH_BUILD"
 JSONL=$OUT/results.jsonl
 
 log() { echo "bench: $*" >&2; }
@@ -293,6 +292,10 @@ EOF
 
 # ---------------------------------------------------------------- main
 
+for scenario in $SCENARIOS; do
+    declare -F "scenario_$scenario" >/dev/null || { log "unknown scenario: $scenario"; exit 2; }
+done
+mkdir -p "$OUT" "$BENCH_BUILD"
 build
 tool_available classbench || { log "classbench was not built ($CLASSBENCH)"; exit 1; }
 tool_available loadgen || log "shared loadgen not available: classbench only"
@@ -302,9 +305,6 @@ tool_available loadgen || log "shared loadgen not available: classbench only"
     echo "uptime at start: $(uptime)"
     echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } >"$OUT/env.txt"
-for scenario in $SCENARIOS; do
-    declare -F "scenario_$scenario" >/dev/null || { log "unknown scenario: $scenario"; exit 2; }
-done
 log "servers: $SERVERS  tools: $TOOLS  scenarios: $SCENARIOS  conns: $CONNS  reps: $REPS  -> $OUT"
 
 for server in $SERVERS; do
