@@ -105,7 +105,11 @@ struct BenchResult {
         j.add("deflate_negotiated", counters.deflateNegotiated)
         j.add("no_context_takeover", counters.noContextTakeover)
         j.add("size", size)
-        if let rate { j.add("rate", rate, decimals: 3) } else { j.add("rate", "max") }
+        switch rate {
+        case nil: j.add("rate", "max")
+        case let r? where r == r.rounded() && r < 1e9: j.add("rate", Int(r))
+        case let r?: j.add("rate", r, decimals: 3)
+        }
         j.add("window", window)
         j.add("duration_s", duration, decimals: 3)
         j.add("load_s", loadSeconds, decimals: 3)

@@ -42,6 +42,7 @@ import Testing
         #expect(result.latency.max < 1_000_000_000)
         #expect(result.rssIdleKiB != nil && result.memoryPerConnectionBytes != nil)
         #expect(result.jsonLine.contains(#""lost":1,"dups":1"#))
+        #expect(result.jsonLine.contains(#""rate":50,"#))
     }
 
     @Test func throughputModeKeepsTheWindowFull() throws {
