@@ -375,7 +375,8 @@ final class LoadGenerator {
     private func flush(_ c: Connection) {
         while c.outboxSent < c.outbox.count {
             let sent = c.outbox.withUnsafeBytes { all in
-                send(c.fd, all.baseAddress! + c.outboxSent, all.count - c.outboxSent, Int32(MSG_NOSIGNAL))
+                let unsent = UnsafeRawBufferPointer(rebasing: all[c.outboxSent...])
+                return send(c.fd, unsent.baseAddress, unsent.count, Int32(MSG_NOSIGNAL))
             }
             if sent < 0 {
                 if errno == EINTR { continue }
