@@ -24,6 +24,8 @@ let package = Package(
         // System libraries, found through pkg-config.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // <sys/epoll.h>, which Swift's Glibc module leaves out (classbench's event loop).
+        .systemLibrary(name: "CEpoll"),
 
         // Pure codecs: bytes in, values or errors out. No sockets, no Dispatch.
         .target(name: "HTTPCodec"),
@@ -63,7 +65,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "classbench", dependencies: [
-            "WebSocketCodec",
+            "WebSocketCodec", "CZlib", "CEpoll",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -76,6 +78,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
+        .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )
