@@ -27,9 +27,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-SERVERS="ws-echo node-ws"
+SERVERS="ws-echo node-ws classctl"
 TOOLS="classbench loadgen"
-SCENARIOS="latency throughput memory"
+SCENARIOS="latency throughput memory class"
 CONNS="5000"
 REPS=1
 SIZE=256
@@ -63,6 +63,8 @@ done
 BENCH_BUILD=$ROOT/.build-bench
 CLASSBENCH=$ROOT/.build/release/classbench
 WS_ECHO=$ROOT/.build/release/ws-echo
+CLASSCTL=$ROOT/.build/release/classctl
+BENCH_TOKEN=bench-instructor-token-000000000000
 LOADGEN=$BENCH_BUILD/loadgen
 SHARED_BENCH=$ROOT/../shared/bench
 NODE_RELAY=$BENCH_BUILD/node-relay.js
@@ -78,6 +80,7 @@ build() {
         log "building release binaries"
         swift build -c release --product classbench 2>&1 | tail -n 1 >&2
         case " $SERVERS " in *" ws-echo "*) swift build -c release --product ws-echo 2>&1 | tail -n 1 >&2 ;; esac
+        case " $SERVERS " in *" classctl "*) swift build -c release --product classctl 2>&1 | tail -n 1 >&2 ;; esac
         if [ -f "$SHARED_BENCH/loadgen/loadgen.c" ]; then
             log "building the shared loadgen into $LOADGEN"
             cc -O2 -o "$LOADGEN" "$SHARED_BENCH/loadgen/loadgen.c" -lz
@@ -115,6 +118,7 @@ EOF
 server_available() {
     case "$1" in
     ws-echo) [ -x "$WS_ECHO" ] ;;
+    classctl) [ -x "$CLASSCTL" ] ;;
     node-ws) command -v node >/dev/null && node -e "require('ws')" 2>/dev/null ;;
     *) return 1 ;;
     esac
@@ -145,6 +149,12 @@ start_server() {
     node-ws)
         node "$NODE_RELAY" "$port" ${deflate:+--deflate} >"$logfile" 2>&1 &
         URL="ws://127.0.0.1:$port/ws" ;;
+    classctl)
+        # A live class: phones join /ws?class=BENCH; the instructor's announcements are the
+        # broadcasts (encoded once, framed once, through the class queue and the fan-out path).
+        "$CLASSCTL" start --host 127.0.0.1 --port "$port" --code BENCH --token "$BENCH_TOKEN" \
+            --record-dir "$OUT/recordings" --log-level warning >"$logfile" 2>&1 &
+        URL="ws://127.0.0.1:$port/ws?class=BENCH" ;;
     *) log "unknown server $name"; return 1 ;;
     esac
     SERVER_PID=$!
@@ -210,6 +220,7 @@ run_on_fresh_server() {
 # Each scenario: (server, conns, rep), once per available tool.
 scenario_latency() {
     local server=$1 n=$2 rep=$3 tool
+    [ "$server" = classctl ] && return 0   # a class relays only the instructor: see scenario_class
     for tool in $TOOLS; do
         tool_available "$tool" || continue
         run_on_fresh_server "$server" "$tool" "$server/n$n/latency/$tool/$rep" "" \
@@ -219,11 +230,24 @@ scenario_latency() {
 
 scenario_throughput() {
     local server=$1 n=$2 rep=$3 tool
+    [ "$server" = classctl ] && return 0
     for tool in $TOOLS; do
         tool_available "$tool" || continue
         run_on_fresh_server "$server" "$tool" "$server/n$n/throughput/$tool/$rep" "" \
             --conns "$n" --size "$SIZE" --rate max --window "$WINDOW" --duration "$DURATION"
     done
+}
+
+# The live class end to end: the instructor's command (an announcement carrying the marker)
+# to the last phone, at 10 per second. Compare with scenario_latency on ws-echo at the same N.
+scenario_class() {
+    local server=$1 n=$2 rep=$3
+    [ "$server" = classctl ] || return 0
+    tool_available classbench || return 0
+    run_on_fresh_server classctl classbench "classctl/n$n/class-announce/classbench/$rep" "" \
+        --conns "$n" --size "$SIZE" --rate "$RATE" --duration "$DURATION" \
+        --pub-hello "{\"type\":\"hello\",\"role\":\"instructor\",\"token\":\"$BENCH_TOKEN\"}" \
+        --pub-template '{"type":"announce","text":"@@{seq}@@{pad}"}'
 }
 
 # Idle memory per connection, plain and with permessage-deflate negotiated. The load

@@ -84,6 +84,9 @@ struct ClassBench: ParsableCommand {
     @Option(help: "Text each subscriber sends once after its handshake (e.g. a join message).")
     var subHello: String?
 
+    @Option(help: "Text the publisher sends once after its handshake (e.g. an instructor's hello with its token).")
+    var pubHello: String?
+
     @Option(help: "Extra handshake header 'Name: value' (repeatable).")
     var header: [String] = []
 
@@ -131,7 +134,7 @@ struct ClassBench: ParsableCommand {
             duration: duration, deflate: deflate, serverPID: serverPid, ramp: ramp, maxPending: maxPending,
             connectTimeout: connectTimeout, settle: settle, drain: drain, broadcastTimeout: bcastTimeout,
             hardTimeout: timeout ?? (connectTimeout + settle + duration + drain + 30),
-            subscriberHello: subHello, extraHeaders: header, label: label, quiet: quiet)
+            subscriberHello: subHello, publisherHello: pubHello, extraHeaders: header, label: label, quiet: quiet)
     }
 
     func run() throws {

@@ -22,6 +22,7 @@ struct BenchConfig: Sendable {
     var broadcastTimeout: Double
     var hardTimeout: Double
     var subscriberHello: String?
+    var publisherHello: String? = nil
     var extraHeaders: [String]
     var label: String
     var quiet: Bool

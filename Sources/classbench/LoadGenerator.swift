@@ -471,6 +471,7 @@ final class LoadGenerator {
             counters.lastOpenAt = now
             if c.isPublisher {
                 counters.publisherOpen = true
+                if let hello = config.publisherHello { sendFrame(c, opcode: .text, payload: Array(hello.utf8)) }
             } else {
                 counters.openSubscribers += 1
                 if let hello = config.subscriberHello { sendFrame(c, opcode: .text, payload: Array(hello.utf8)) }
