@@ -24,6 +24,8 @@ let package = Package(
         // System libraries, found through pkg-config.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // <sys/epoll.h>, which Swift's Glibc module leaves out (classbench's event loop).
+        .systemLibrary(name: "CEpoll"),
 
         // Pure codecs: bytes in, values or errors out. No sockets, no Dispatch.
         .target(name: "HTTPCodec"),
@@ -31,9 +33,12 @@ let package = Package(
 
         // Transport: sockets, Dispatch event sources, connections, static files, broadcast.
         .target(name: "NetServer", dependencies: [
-            "HTTPCodec", "WebSocketCodec", "CZlib",
+            "HTTPCodec", "WebSocketCodec", "CZlib", "TLS",
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // TLS over system OpenSSL: byte-driven sessions (memory BIOs), certificate loading, local CA.
+        .target(name: "TLS", dependencies: ["COpenSSL"]),
 
         // Class domain: knows nothing about sockets.
         .target(name: "ClassPlan", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -49,7 +54,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "classctl", dependencies: [
-            "LiveClass", "NetServer", "ClassPlan", "ClassEngine", "QRCode",
+            "LiveClass", "NetServer", "ClassPlan", "ClassEngine", "QRCode", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -60,7 +65,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "classbench", dependencies: [
-            "WebSocketCodec",
+            "WebSocketCodec", "CZlib", "CEpoll",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -70,8 +75,10 @@ let package = Package(
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
         .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec", "TestSupport"]),
         .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"], exclude: ["fixtures"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
+        .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )

@@ -38,7 +38,7 @@ if [ -x "$AB" ] || [ -f "$AB" ]; then
   port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' /tmp/classctl-ws-echo.log | head -1)
   args=()
   [ -n "${AUTOBAHN_CASES:-}" ] && args+=(--cases "$AUTOBAHN_CASES")
-  python3 "$AB" "ws://127.0.0.1:$port" --out /tmp/classctl-autobahn "${args[@]}" 2>&1 | tail -5 | tee /tmp/classctl-autobahn.log
+  bash "$AB" "ws://127.0.0.1:$port" --out /tmp/classctl-autobahn "${args[@]}" 2>&1 | tail -5 | tee /tmp/classctl-autobahn.log
   rc=${PIPESTATUS[0]}
   kill "$echo_pid" 2>/dev/null; wait "$echo_pid" 2>/dev/null
   [ $rc -eq 0 ] || status=1

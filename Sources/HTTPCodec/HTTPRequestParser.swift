@@ -109,6 +109,7 @@ public struct HTTPRequestParser: Sendable {
         let rest = start < buffer.count ? Array(buffer[start...]) : []
         releaseBuffer()
         state = .requestLine
+        head = Head(method: "", target: "", version: .http1_1)
         emptyLinesSkipped = 0
         return rest
     }
@@ -122,6 +123,8 @@ public struct HTTPRequestParser: Sendable {
 
     /// Capacity of the internal buffer, so tests can check that an idle parser holds no storage.
     var bufferCapacity: Int { buffer.capacity }
+    /// Bytes received but not yet consumed (tests and fuzzing check it stays bounded).
+    var pendingByteCount: Int { buffer.count - start }
 
     // MARK: - Buffer management
 
@@ -167,8 +170,10 @@ public struct HTTPRequestParser: Sendable {
                     if buffer.count - start > limits.maxRequestLineBytes + 1 { return .error(Self.uriTooLong) }
                     return .needMoreData
                 }
-                let line = takeLine(endingAt: lf)
-                guard let line else { return .error(.bad("bare CR in request line")) }
+                let (line, hasBareCR) = takeLine(endingAt: lf)
+                // Length first: the status must not depend on whether the LF came in the same read.
+                if line.count > limits.maxRequestLineBytes { return .error(Self.uriTooLong) }
+                if hasBareCR { return .error(.bad("bare CR in request line")) }
                 if line.isEmpty {
                     emptyLinesSkipped += 1
                     if emptyLinesSkipped > Self.maxLeadingEmptyLines {
@@ -176,7 +181,6 @@ public struct HTTPRequestParser: Sendable {
                     }
                     continue
                 }
-                if line.count > limits.maxRequestLineBytes { return .error(Self.uriTooLong) }
                 switch Self.parseRequestLine(line) {
                 case .success(let parsed):
                     head = parsed
@@ -186,13 +190,14 @@ public struct HTTPRequestParser: Sendable {
 
             case .headers:
                 guard let lf = findLineFeed() else {
-                    if head.headerBytes + (buffer.count - start) > limits.maxHeaderBytes {
+                    // +1: the CR of the final empty line is not counted once its LF arrives.
+                    if head.headerBytes + (buffer.count - start) > limits.maxHeaderBytes + 1 {
                         return .error(Self.headersTooLarge)
                     }
                     return .needMoreData
                 }
                 let rawLength = lf + 1 - start
-                guard let line = takeLine(endingAt: lf) else { return .error(.bad("bare CR in header section")) }
+                let (line, hasBareCR) = takeLine(endingAt: lf)
                 if line.isEmpty {
                     switch framing(of: head) {
                     case .success(let length): state = .body(length: length)
@@ -202,6 +207,7 @@ public struct HTTPRequestParser: Sendable {
                 }
                 head.headerBytes += rawLength
                 if head.headerBytes > limits.maxHeaderBytes { return .error(Self.headersTooLarge) }
+                if hasBareCR { return .error(.bad("bare CR in header section")) }
                 if head.headers.count >= limits.maxHeaderCount {
                     return .error(HTTPParseError(status: 431, message: "too many header fields"))
                 }
@@ -226,14 +232,14 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// Consumes the line ending at the LF at `lf` and returns its content without CRLF/LF,
-    /// or nil when it contains a CR that is not part of the line terminator.
-    private mutating func takeLine(endingAt lf: Int) -> ArraySlice<UInt8>? {
+    /// and whether it contains a CR that is not part of the line terminator.
+    private mutating func takeLine(endingAt lf: Int) -> (line: ArraySlice<UInt8>, hasBareCR: Bool) {
         var end = lf
         if end > start && buffer[end - 1] == ASCII.cr { end -= 1 }
         let line = buffer[start..<end]
         start = lf + 1
         scanFrom = start
-        return line.contains(ASCII.cr) ? nil : line
+        return (line, line.contains(ASCII.cr))
     }
 
     private static let uriTooLong = HTTPParseError(status: 414, message: "request line too long")

@@ -6,6 +6,7 @@ import Glibc
 import Dispatch
 import HTTPCodec
 import WebSocketCodec
+import TLS
 
 /// Receives a WebSocket connection's events, always on the connection's loop queue.
 public protocol WebSocketDelegate: AnyObject {
@@ -39,6 +40,11 @@ public final class Connection: @unchecked Sendable {
     private var pendingCancels = 0
 
     private var outbound = OutboundQueue()
+    /// TLS only: the session, and ciphertext ready for the socket. Plaintext waits in
+    /// `outbound` until the socket has drained, and is sealed into records only then.
+    private var tls: TLSSession?
+    private var wire = OutboundQueue()
+    private let openedAt: Int64
     private var http: HTTPRequestParser?
     private var ws: WebSocketConnectionMachine?
     public private(set) var deflate: DeflateParameters?
@@ -64,7 +70,9 @@ public final class Connection: @unchecked Sendable {
         self.loop = loop
         self.server = server
         self.lastReadAt = monotonicMillis()
+        self.openedAt = lastReadAt
         self.http = HTTPRequestParser(limits: server.configuration.httpLimits)
+        self.tls = server.configuration.tls?.makeSession()
     }
 
     /// On the loop: registers and starts reading.
@@ -91,7 +99,8 @@ public final class Connection: @unchecked Sendable {
             if n > 0 {
                 lastReadAt = monotonicMillis()
                 loop.stats.bytesIn += n
-                received(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+                let bytes = UnsafeRawBufferPointer(rebasing: buf[0..<n])
+                if tls != nil { receivedCiphertext(bytes) } else { received(bytes) }
                 if isTornDown || n < buf.count { return }
                 continue
             }
@@ -112,6 +121,37 @@ public final class Connection: @unchecked Sendable {
             processHTTP()
         }
         // Bytes after we decided to close (e.g. after an error response) are discarded.
+    }
+
+    private func receivedCiphertext(_ bytes: UnsafeRawBufferPointer) {
+        guard let session = tls else { return }
+        let r = session.receive(bytes)
+        if !r.ciphertextToSend.isEmpty {
+            wire.append(ByteBuffer(r.ciphertextToSend), kind: .ordinary)
+        }
+        if let error = r.error {
+            // Plain HTTP on the TLS port, an old protocol version, garbage: send the alert
+            // OpenSSL produced (if any) and close.
+            server.log(.debug, "connection \(id): \(error.description)")
+            if error.kind == .plainHTTP {
+                // Someone typed http:// for an https port: say so in words a browser shows.
+                var h = HTTPHeaders(); h.add("Connection", "close")
+                let r = HTTPResponse.text(400, "This class is served over https: use https:// in the address.", headers: h)
+                wire.append(ByteBuffer(r.serialize()), kind: .ordinary)
+            }
+            closeAfterFlush = true
+            http = nil
+            flushOutbound()
+            return
+        }
+        if r.handshakeCompleted {
+            server.log(.debug, "connection \(id): TLS \(session.negotiatedProtocol ?? "?") established")
+        }
+        if !r.plaintext.isEmpty {
+            r.plaintext.withUnsafeBytes { received($0) }
+        }
+        if r.peerClosed { teardown(reason: "TLS close_notify") ; return }
+        if !wire.isEmpty { flushOutbound() }
     }
 
     private func peerClosed() {
@@ -282,15 +322,18 @@ public final class Connection: @unchecked Sendable {
         if kind == .supersedable, outbound.entries.count - outbound.head <= before {
             loop.stats.supersededMessages += 1
         }
-        if outbound.byteCount > server.configuration.maxOutboundBytes {
+        if outbound.byteCount + wire.byteCount > server.configuration.maxOutboundBytes {
             // A phone that stopped reading must not hold the server's memory: drop it.
             loop.stats.slowClientsDropped += 1
             server.log(.info, "connection \(id): outbound queue over \(server.configuration.maxOutboundBytes) bytes, closing (1008)")
             outbound.removeAll()
-            if ws != nil {
-                let close = WebSocketFrameEncoder.encode(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code: 1008, reason: "too slow"))
+            if ws != nil && wire.isEmpty {
+                // Best effort: the socket is full, so this close frame may not get through.
+                var close = WebSocketFrameEncoder.encode(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code: 1008, reason: "too slow"))
+                if let session = tls { close = session.encrypt(close) }
                 close.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             }
+            wire.removeAll()
             teardown(reason: "slow consumer")
         }
     }
@@ -298,12 +341,19 @@ public final class Connection: @unchecked Sendable {
     /// Writes what is queued; waits for writability if the socket is full.
     func flushOutbound() {
         guard !isTornDown else { return }
-        let before = outbound.byteCount
-        if !outbound.isEmpty {
-            guard outbound.flush(fd: fd) else { teardown(reason: "write error"); return }
+        let drained: Bool
+        if let session = tls {
+            drained = flushTLS(session)
+        } else {
+            let before = outbound.byteCount
+            if !outbound.isEmpty {
+                guard outbound.flush(fd: fd) else { teardown(reason: "write error"); return }
+            }
+            loop.stats.bytesOut += before - outbound.byteCount
+            drained = outbound.isEmpty
         }
-        loop.stats.bytesOut += before - outbound.byteCount
-        if outbound.isEmpty {
+        if isTornDown { return }
+        if drained {
             if writeSourceActive { writeSource?.suspend(); writeSourceActive = false }
             if closeAfterFlush { finishClose() }
         } else if !writeSourceActive {
@@ -319,8 +369,30 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Writes pending ciphertext; when the socket has taken all of it, seals what waits in
+    /// `outbound` into new records and goes on. Returns whether everything went out.
+    private func flushTLS(_ session: TLSSession) -> Bool {
+        while true {
+            if !wire.isEmpty {
+                let before = wire.byteCount
+                guard wire.flush(fd: fd) else { teardown(reason: "write error"); return false }
+                loop.stats.bytesOut += before - wire.byteCount
+                if !wire.isEmpty { return false }
+            }
+            // Application data only after the handshake (OpenSSL would buffer it anyway).
+            guard !outbound.isEmpty, session.isHandshakeComplete else { return outbound.isEmpty }
+            var sealed: [UInt8] = []
+            outbound.drain { sealed.append(contentsOf: session.encrypt($0)) }
+            wire.append(ByteBuffer(sealed), kind: .ordinary)
+        }
+    }
+
     private func finishClose() {
         // We are done sending: half-close so the peer sees our last bytes before FIN.
+        if let session = tls, session.isHandshakeComplete {
+            let notify = session.close()
+            notify.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
         shutdown(fd, Int32(SHUT_WR))
         teardown(reason: "closed")
     }
@@ -329,6 +401,11 @@ public final class Connection: @unchecked Sendable {
 
     func sweep(now: Int64, config: ServerConfiguration) {
         guard !isTornDown else { return }
+        if let session = tls, !session.isHandshakeComplete, now - openedAt > config.tlsHandshakeTimeoutMs {
+            // A client that opens TCP and never finishes the handshake holds nothing for long.
+            teardown(reason: "TLS handshake not finished in time")
+            return
+        }
         if ws != nil {
             if ws!.isClosing || closeAfterFlush {
                 if closingSince == 0 { closingSince = now }
@@ -364,6 +441,8 @@ public final class Connection: @unchecked Sendable {
         for g in groups { g.removeOnLoop(self) }
         groups = []
         outbound.removeAll()
+        wire.removeAll()
+        tls = nil
         http = nil
         ws = nil
         let d = delegate

@@ -119,6 +119,15 @@ struct OutboundQueue {
         }
     }
 
+    /// Hands every waiting byte range to `body` in order and empties the queue (TLS
+    /// encrypts at write time, so an unsent state can still be replaced before it is sealed).
+    mutating func drain(_ body: (UnsafeRawBufferPointer) -> Void) {
+        for e in entries[head...] {
+            body(UnsafeRawBufferPointer(start: e.buffer.base + e.offset, count: e.buffer.count - e.offset))
+        }
+        removeAll()
+    }
+
     mutating func removeAll() {
         entries = []
         head = 0

@@ -9,6 +9,7 @@ import HTTPCodec
 import WebSocketCodec
 import Logging
 import Synchronization
+import TLS
 
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -27,6 +28,10 @@ public struct ServerConfiguration: Sendable {
     public var pingIntervalMs: Int64 = 20_000
     public var webSocketSilenceTimeoutMs: Int64 = 60_000
     public var closeTimeoutMs: Int64 = 5_000
+    /// TLS: when set, every connection on this server is https / wss. The context can be
+    /// reloaded in place (SIGHUP) without touching open connections.
+    public var tls: TLSServerContext?
+    public var tlsHandshakeTimeoutMs: Int64 = 10_000
     public var logger = Logger(label: "classctl.net")
 
     /// Application routes, consulted before static files. Called on a loop queue.
@@ -43,7 +48,7 @@ public final class Server: @unchecked Sendable {
     public let configuration: ServerConfiguration
     public let loops: [EventLoop]
     public private(set) var port = 0
-    public var isSecure: Bool { false }
+    public var isSecure: Bool { configuration.tls != nil }
 
     private let acceptQueue = DispatchQueue(label: "classctl.accept", qos: .userInitiated)
     private var listenFD: Int32 = -1

@@ -119,10 +119,19 @@ public final class Inflater {
     /// Forgets the sliding window (for client_no_context_takeover between messages).
     public func reset() {
         if ok { inflateReset(stream) }
+        streamEnded = false
     }
+
+    /// Set when a DEFLATE stream ended (BFINAL) before the message did: the rest of the
+    /// message is ignored, and the next message starts a new stream.
+    private var streamEnded = false
 
     /// Inflates the 00 00 ff ff that the sender removed from the end of the message (RFC 7692 §7.2.2).
     public func finishMessage(appendingTo out: inout [UInt8], limit: Int) throws(InflateError) {
+        if streamEnded {
+            reset()
+            return
+        }
         let tail: (UInt8, UInt8, UInt8, UInt8) = (0x00, 0x00, 0xFF, 0xFF)
         var failure: InflateError?
         withUnsafeBytes(of: tail) { buffer in
@@ -134,10 +143,10 @@ public final class Inflater {
     /// Inflates `input` and appends the output to `out`, throwing `.tooLarge` as soon as `out`
     /// would exceed `limit` bytes: output is produced 16 KiB at a time, so a bomb never gets
     /// more than one chunk past the limit. A DEFLATE stream ending inside the message (a
-    /// block with BFINAL set) ends it: the rest of the input is ignored and the window is reset.
+    /// block with BFINAL set, RFC 7692 §7.2.3.4) ends it: the rest of the message is ignored.
     public func inflate(_ input: UnsafeRawBufferPointer, appendingTo out: inout [UInt8], limit: Int) throws(InflateError) {
         guard ok else { throw .corrupt }
-        guard let base = input.baseAddress, input.count > 0 else { return }
+        guard !streamEnded, let base = input.baseAddress, input.count > 0 else { return }
         let chunkSize = 16 * 1024
         var failure: InflateError?
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: chunkSize) { chunk in
@@ -153,7 +162,7 @@ public final class Inflater {
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<produced]))
                 }
                 if status == Z_STREAM_END {
-                    inflateReset(stream)
+                    streamEnded = true
                     break
                 }
                 if status == Z_BUF_ERROR { break }               // no progress possible: input consumed
@@ -164,7 +173,7 @@ public final class Inflater {
             stream.pointee.next_out = nil
         }
         if let failure {
-            inflateReset(stream)
+            reset()
             throw failure
         }
     }

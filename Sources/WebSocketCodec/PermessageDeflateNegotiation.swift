@@ -131,9 +131,10 @@ enum PermessageDeflateNegotiation {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
         default:
-            return Array("!#$%&'*+-.^_`|~".utf8).contains(c)
+            return tokenSymbols.contains(c)
         }
     }
+    private static let tokenSymbols: Set<UInt8> = Set("!#$%&'*+-.^_`|~".utf8)
 
     private static func trim(_ bytes: [UInt8]) -> [UInt8] {
         var s = bytes[...]

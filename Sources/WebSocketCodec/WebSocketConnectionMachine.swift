@@ -141,8 +141,11 @@ public struct WebSocketConnectionMachine {
             // Refuse before buffering: the frame alone would exceed the limit.
             let room = UInt64(max(0, limits.maxMessageBytes - messageBytes.count))
             guard header.payloadLength <= room else { throw .init(WebSocketCloseCode.messageTooBig, "message too big") }
-            if header.payloadLength > 0 {
-                messageBytes.reserveCapacity(messageBytes.count + Int(header.payloadLength))
+            // Reserve for the whole frame up front, but grow geometrically: reserving exactly
+            // per fragment would copy the message on every one (quadratic on 64-byte fragments).
+            let needed = messageBytes.count + Int(header.payloadLength)
+            if needed > messageBytes.capacity {
+                messageBytes.reserveCapacity(max(needed, messageBytes.capacity * 2))
             }
         }
         frame = header

@@ -1,6 +1,9 @@
 // The server side of the RFC 6455 opening handshake (§4.2): validate the upgrade request,
 // check the Origin, negotiate permessage-deflate and build the 101 or the error response.
+// The fuzzers compile HTTPCodec and this module's sources as one module, where there is nothing to import.
+#if canImport(HTTPCodec)
 import HTTPCodec
+#endif
 
 public struct WebSocketHandshakeConfig: Sendable {
     /// Exact origins such as "https://example.org" that may open a WebSocket besides the

@@ -9,11 +9,13 @@ import Glibc
 /// The links phones and the instructor use.
 struct JoinLinks {
     let base: [String]       // base URLs, preferred first
+    let hosts: [String]      // the host names / addresses in those URLs
     var preferred: String { base.first ?? "" }
 
-    init(host: String, port: Int, publicURL: String?) {
+    init(host: String, port: Int, publicURL: String?, secure: Bool = false) {
         if let publicURL {
             base = [publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL]
+            hosts = [URL(string: publicURL)?.host ?? publicURL]
             return
         }
         let wildcard = host == "0.0.0.0" || host == "::" || host == "*" || host.isEmpty
@@ -24,7 +26,9 @@ struct JoinLinks {
         } else {
             hosts = [host]
         }
-        base = hosts.map { h in h.contains(":") ? "http://[\(h)]:\(port)" : "http://\(h):\(port)" }
+        let scheme = secure ? "https" : "http"
+        self.hosts = hosts
+        base = hosts.map { h in h.contains(":") ? "\(scheme)://[\(h)]:\(port)" : "\(scheme)://\(h):\(port)" }
     }
 
     /// IPv4 addresses of the machine's up, non-loopback interfaces.
@@ -51,7 +55,7 @@ struct JoinLinks {
 
 enum Banner {
     static func print(plan: ClassPlan, steps: [Step], code: String, token: String, links: JoinLinks,
-                      recording: String?, replaying: Bool, boundHost: String, port: Int) {
+                      recording: String?, replaying: Bool, boundHost: String, port: Int, secure: Bool) {
         let totals = PlanTotals(plan)
         let minutes = (totals.estimatedMs + 59_999) / 60_000
         var out = ""
@@ -61,7 +65,11 @@ enum Banner {
         out += "  instructor:  \(links.preferred)/c/\(code)/instructor#token=\(token)\n"
         out += "  recording:   \(recording ?? "off")\n"
         let shownHost = boundHost.contains(":") ? "[\(boundHost)]" : boundHost
-        out += "  listening:   http://\(shownHost == "0.0.0.0" ? "127.0.0.1" : shownHost):\(port)\n\n"
+        out += "  listening:   \(secure ? "https" : "http")://\(shownHost == "0.0.0.0" ? "127.0.0.1" : shownHost):\(port)\n"
+        if !secure {
+            out += "  (plain HTTP: phones cannot keep their screens awake; see docs/tls.md for https)\n"
+        }
+        out += "\n"
         if let qr = try? QRCode("\(links.preferred)/c/\(code)") {
             out += "  Scan to join:\n"
             out += qr.terminalString()

@@ -14,11 +14,16 @@ struct Settings: Equatable {
     var logFormat = "text"
     var webRoot: String?
     var publicURL: String?
+    var tlsCert: String?
+    var tlsKey: String?
+    /// A plain-HTTP port that redirects to https (only with TLS).
+    var httpRedirectPort: Int?
 
     struct Problem: Error, CustomStringConvertible { let description: String }
 
     static let keys: Set<String> = ["host", "port", "record_dir", "code", "token", "allowed_origins", "lead_ms",
-                                    "log_level", "log_format", "web_root", "public_url"]
+                                    "log_level", "log_format", "web_root", "public_url",
+                                    "tls_cert", "tls_key", "http_redirect_port"]
 
     /// Applies a YAML config file (keys as in config/classctl.yaml).
     mutating func apply(configFile path: String) throws {
@@ -62,6 +67,9 @@ struct Settings: Equatable {
         if let v = try str("log_format") { logFormat = v }
         if let v = try str("web_root") { webRoot = v }
         if let v = try str("public_url") { publicURL = v }
+        if let v = try str("tls_cert") { tlsCert = v }
+        if let v = try str("tls_key") { tlsKey = v }
+        if let v = try int("http_redirect_port") { httpRedirectPort = v }
     }
 
     /// Applies CLASSCTL_* environment variables.
@@ -83,6 +91,12 @@ struct Settings: Equatable {
         if let v = env["CLASSCTL_LOG_FORMAT"] { logFormat = v }
         if let v = env["CLASSCTL_WEB_ROOT"] { webRoot = v }
         if let v = env["CLASSCTL_PUBLIC_URL"] { publicURL = v }
+        if let v = env["CLASSCTL_TLS_CERT"] { tlsCert = v }
+        if let v = env["CLASSCTL_TLS_KEY"] { tlsKey = v }
+        if let v = env["CLASSCTL_HTTP_REDIRECT_PORT"] {
+            guard let p = Int(v) else { throw Problem(description: "CLASSCTL_HTTP_REDIRECT_PORT must be a number, not '\(v)'") }
+            httpRedirectPort = p
+        }
     }
 
     func validate() throws {
@@ -94,6 +108,13 @@ struct Settings: Equatable {
         }
         if let code, code.isEmpty || code.count > 32 || !code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
             throw Problem(description: "join code '\(code)' must be 1-32 letters, digits or '-'")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw Problem(description: "--tls-cert and --tls-key go together")
+        }
+        if let p = httpRedirectPort {
+            guard tlsCert != nil else { throw Problem(description: "--http-redirect-port needs TLS (--tls-cert and --tls-key)") }
+            guard (1...65535).contains(p) else { throw Problem(description: "http_redirect_port \(p) is out of range (1-65535)") }
         }
         if let token, token.utf8.count < 16 {
             throw Problem(description: "the instructor token must be at least 16 characters")

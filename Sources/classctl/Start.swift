@@ -7,6 +7,8 @@ import ClassEngine
 import LiveClass
 import NetServer
 import QRCode
+import TLS
+import HTTPCodec
 import WebSocketCodec
 
 struct Start: ParsableCommand {
@@ -27,6 +29,9 @@ struct Start: ParsableCommand {
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
     @Option(name: .customLong("web-root"), help: "Folder with the pages (default: the web-static folder shipped with classctl).") var webRoot: String?
     @Option(name: .customLong("public-url"), help: "Base URL phones use, when behind a proxy (e.g. https://class.example.org).") var publicURL: String?
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve https and wss (see docs/tls.md, `classctl cert`).") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert (passphrase, if any, from CLASSCTL_TLS_KEY_PASSPHRASE).") var tlsKey: String?
+    @Option(name: .customLong("http-redirect-port"), help: "Also listen for plain HTTP on this port and redirect it to https.") var httpRedirectPort: Int?
     @Option(help: "Replay speed factor for recordings.") var speed: Double = 1
 
     func resolvedSettings(environment: [String: String]) throws -> Settings {
@@ -44,6 +49,9 @@ struct Start: ParsableCommand {
         if let logFormat { s.logFormat = logFormat }
         if let webRoot { s.webRoot = webRoot }
         if let publicURL { s.publicURL = publicURL }
+        if let tlsCert { s.tlsCert = tlsCert }
+        if let tlsKey { s.tlsKey = tlsKey }
+        if let httpRedirectPort { s.httpRedirectPort = httpRedirectPort }
         try s.validate()
         return s
     }
@@ -91,6 +99,19 @@ struct Start: ParsableCommand {
             fail("cannot find the web pages (web-static); pass --web-root", code: 1)
         }
 
+        // TLS: every certificate problem is reported before anything listens.
+        let tlsContext: TLSServerContext?
+        if let cert = settings.tlsCert, let key = settings.tlsKey {
+            let passphrase = ProcessInfo.processInfo.environment["CLASSCTL_TLS_KEY_PASSPHRASE"]
+            do {
+                tlsContext = try TLSServerContext.load(certificateFile: cert, keyFile: key, passphrase: passphrase)
+            } catch {
+                fail("\(error)", code: 1)
+            }
+        } else {
+            tlsContext = nil
+        }
+
         let code = settings.code ?? Secrets.joinCode()
         let token = settings.token ?? Secrets.token()
 
@@ -104,6 +125,7 @@ struct Start: ParsableCommand {
         config.logger = Logger(label: "classctl.net")
         config.handshake = WebSocketHandshakeConfig(allowedOrigins: settings.allowedOrigins, enableDeflate: true)
         config.webSocketLimits.maxMessageBytes = 64 * 1024
+        config.tls = tlsContext
         classes.install(into: &config, serverRef: ref)
         let server = Server(configuration: config)
         ref.server = server
@@ -123,10 +145,16 @@ struct Start: ParsableCommand {
             fail("cannot listen on \(settings.host):\(settings.port): \(error)", code: 1)
         }
 
-        let links = JoinLinks(host: settings.host, port: server.port, publicURL: settings.publicURL)
+        let redirect = settings.httpRedirectPort.map { HTTPSRedirect.start(host: settings.host, port: $0, httpsPort: server.port) }
+
+        let links = JoinLinks(host: settings.host, port: server.port, publicURL: settings.publicURL, secure: tlsContext != nil)
+        if let ctx = tlsContext {
+            for w in ctx.warnings(forHostNames: links.hosts, now: Date()) { logger.warning("TLS certificate: \(w)") }
+        }
         classes.setBaseURL(links.preferred)
         Banner.print(plan: classPlan, steps: session.steps, code: code, token: token, links: links,
-                     recording: session.recordingPath, replaying: replay != nil, boundHost: settings.host, port: server.port)
+                     recording: session.recordingPath, replaying: replay != nil, boundHost: settings.host, port: server.port,
+                     secure: tlsContext != nil)
 
         if let replay {
             Replayer(session: session, recording: replay, speed: speed, logger: logger).start()
@@ -134,7 +162,17 @@ struct Start: ParsableCommand {
 
         Signals.handle { signal in
             if signal == SIGHUP {
-                logger.notice("SIGHUP: no TLS certificate is configured; nothing to reload")
+                guard let ctx = tlsContext else {
+                    logger.notice("SIGHUP: no TLS certificate is configured; nothing to reload")
+                    return false
+                }
+                do {
+                    try ctx.reload()
+                    logger.notice("SIGHUP: TLS certificate reloaded; new connections use it")
+                    for w in ctx.warnings(forHostNames: links.hosts, now: Date()) { logger.warning("TLS certificate: \(w)") }
+                } catch {
+                    logger.error("SIGHUP: the new TLS certificate was rejected, the old one stays in service: \(error)")
+                }
                 return false
             }
             logger.info("signal \(signal): ending the class")
@@ -142,6 +180,7 @@ struct Start: ParsableCommand {
             // Give phones a moment to receive "finished" before the going-away close.
             Thread.sleep(forTimeInterval: Double(settings.leadMs) / 1000 + 0.2)
             server.shutdown(timeout: 2)
+            redirect?.shutdown(timeout: 1)
             return true
         }
     }
@@ -198,5 +237,28 @@ enum Signals {
             sources.append(s)
         }
         withExtendedLifetime(sources) { dispatchMain() }
+    }
+}
+
+/// A plain-HTTP listener that sends every request to the https port.
+enum HTTPSRedirect {
+    static func start(host: String, port: Int, httpsPort: Int) -> Server {
+        var config = ServerConfiguration()
+        config.host = host
+        config.port = port
+        config.loopCount = 1
+        config.logger = Logger(label: "classctl.redirect")
+        config.responder = { request, _ in
+            let hostHeader = request.headers["Host"] ?? "localhost"
+            let bareHost = hostHeader.hasPrefix("[") ? String(hostHeader.prefix { $0 != "]" }) + "]" : String(hostHeader.split(separator: ":").first ?? "localhost")
+            var h = HTTPHeaders()
+            h.add("Location", "https://\(bareHost):\(httpsPort)\(request.target)")
+            return .text(308, "this class is served over https", headers: h)
+        }
+        let server = Server(configuration: config)
+        do { try server.start() } catch {
+            fail("cannot listen for the http redirect on \(host):\(port): \(error)", code: 1)
+        }
+        return server
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NetServer
 import WebSocketCodec
+import TLS
 
 /// Echoes every message back to its sender. Confined to its connection's loop.
 final class EchoDelegate: WebSocketDelegate {
@@ -36,6 +37,8 @@ struct WSEcho: ParsableCommand {
     @Option(help: "Bytes queued per connection before it is dropped as too slow.") var maxOutboundBytes = 64 << 20
     @Flag(help: "Disable permessage-deflate.") var noDeflate = false
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel = "info"
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve wss:// instead of ws://.") var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.") var tlsKey: String?
 
     func run() throws {
         var logger = Logger(label: "ws-echo")
@@ -48,6 +51,16 @@ struct WSEcho: ParsableCommand {
         config.webSocketLimits.maxMessageBytes = maxMessageBytes
         config.maxOutboundBytes = maxOutboundBytes
         config.handshake = WebSocketHandshakeConfig(allowedOrigins: ["*"], enableDeflate: !noDeflate)
+        if tlsCert != nil || tlsKey != nil {
+            guard let cert = tlsCert, let key = tlsKey else {
+                FileHandle.standardError.write(Data("ws-echo: --tls-cert and --tls-key go together\n".utf8))
+                throw ExitCode(2)
+            }
+            do { config.tls = try TLSServerContext.load(certificateFile: cert, keyFile: key) } catch {
+                FileHandle.standardError.write(Data("ws-echo: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
         let holder = GroupHolder()
         let relay = broadcast
         config.webSocketRoute = { _, _ in
@@ -59,7 +72,7 @@ struct WSEcho: ParsableCommand {
             FileHandle.standardError.write(Data("ws-echo: cannot listen on \(host):\(port): \(error)\n".utf8))
             throw ExitCode(1)
         }
-        FileHandle.standardOutput.write(Data("ws-echo listening on ws://\(host.contains(":") ? "[\(host)]" : host):\(server.port)/ (\(broadcast ? "broadcast" : "echo"), \(loops) loop\(loops == 1 ? "" : "s"))\n".utf8))
+        FileHandle.standardOutput.write(Data("ws-echo listening on \(config.tls == nil ? "ws" : "wss")://\(host.contains(":") ? "[\(host)]" : host):\(server.port)/ (\(broadcast ? "broadcast" : "echo"), \(loops) loop\(loops == 1 ? "" : "s"))\n".utf8))
         waitForTermination { server.shutdown(timeout: 2) }
     }
 }

@@ -23,12 +23,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
-LISTENING = re.compile(r"listening: (http://[\d.]+:(\d+))")
+LISTENING = re.compile(r"listening:\s+(http://[\d.]+:(\d+))")
 
 
 @pytest.fixture(scope="session")
 def classctl_bin() -> Path:
     path = Path(os.environ.get("CLASSCTL_BIN", ROOT / ".build" / "release")) / "classctl"
+    if not path.is_absolute():
+        path = ROOT / path
     if not path.is_file():
         pytest.fail(f"classctl not found at {path}: run `swift build -c release` or set CLASSCTL_BIN")
     return path
@@ -135,12 +137,12 @@ def browser():
     chrome, driver_path = _chrome_paths()
     drivers = []
 
-    def make(width: int = 390, height: int = 844, dark: bool = False):
+    def make(width: int = 390, height: int = 844, dark: bool = False, extra_args: tuple = ()):
         opts = webdriver.ChromeOptions()
         opts.binary_location = chrome
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                     "--autoplay-policy=no-user-gesture-required", "--mute-audio",
-                    f"--window-size={max(width, 500)},{height}"):
+                    f"--window-size={max(width, 500)},{height}", *extra_args):
             opts.add_argument(arg)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=opts)

@@ -51,11 +51,11 @@ class Proc:
 
 
 def start_classctl(*args, env=None, cwd=None):
-    return Proc([str(BIN / "classctl"), "start", *args], r"listening:\s+http://[^:\s]+:(\d+)", env=env, cwd=cwd)
+    return Proc([str(BIN / "classctl"), "start", *args], r"listening:\s+https?://[^:\s]+:(\d+)", env=env, cwd=cwd)
 
 
 def start_ws_echo(*args):
-    return Proc([str(BIN / "ws-echo"), "--port", "0", *args], r"listening on ws://[^\s]*:(\d+)/")
+    return Proc([str(BIN / "ws-echo"), "--port", "0", *args], r"listening on wss?://[^\s]*:(\d+)/")
 
 
 def run_classctl(*args, env=None, timeout=30, cwd=None):
