@@ -169,26 +169,23 @@ public final class ClassSession: @unchecked Sendable {
                 c.send(text: Messages.error("not-instructor", "Only the instructor can do that."))
                 return
             }
-            let text = String(text.prefix(280))
-            let now = wallClockMillis()
-            announceID += 1
-            record(RecordedEvent(at: now, kind: .announce, text: text, seq: engine.snapshot.seq))
-            var o = JSONObject()
-            o.add("type", "announce"); o.add("id", announceID); o.add("text", text); o.add("at", now)
-            group.broadcast(text: Array(o.done.utf8), kind: .ordinary)
+            sendAnnouncement(String(text.prefix(280)))
         }
     }
 
     /// An announcement from code (replay), sent as the instructor's would be.
     public func broadcastAnnouncement(_ text: String) {
-        queue.async { [self] in
-            announceID += 1
-            let now = wallClockMillis()
-            record(RecordedEvent(at: now, kind: .announce, text: text, seq: engine.snapshot.seq))
-            var o = JSONObject()
-            o.add("type", "announce"); o.add("id", announceID); o.add("text", text); o.add("at", now)
-            group.broadcast(text: Array(o.done.utf8), kind: .ordinary)
-        }
+        queue.async { self.sendAnnouncement(text) }
+    }
+
+    /// Records the announcement, then sends it to everyone (never superseded or dropped).
+    private func sendAnnouncement(_ text: String) {
+        let now = wallClockMillis()
+        announceID += 1
+        record(RecordedEvent(at: now, kind: .announce, text: text, seq: engine.snapshot.seq))
+        var o = JSONObject()
+        o.add("type", "announce"); o.add("id", announceID); o.add("text", text); o.add("at", now)
+        group.broadcast(text: Array(o.done.utf8), kind: .ordinary)
     }
 
     // MARK: Driving the engine (on the class queue)

@@ -75,3 +75,27 @@ def test_too_long_text_is_refused_clearly():
     assert done.returncode != 0
     message = (done.stdout + done.stderr).decode(errors="replace")
     assert "too long" in message and "2332" in message
+
+
+def test_start_banner_qr_is_the_join_link(tmp_path):
+    """The QR code `classctl start` draws in the terminal decodes to the join link it prints,
+    and /c/CODE/qr.svg (shown on the instructor console) encodes the same link."""
+    from helpers import start_classctl
+    import urllib.request
+    p = start_classctl("--host", "127.0.0.1", "--port", "0", "--code", "QRQR", "--record-dir", str(tmp_path))
+    try:
+        out = p.output()
+        link = re.search(r"join:\s+(\S+)", out).group(1)
+        assert link == f"http://127.0.0.1:{p.port}/c/QRQR"
+        lines = out.split("\n")
+        start = next(i for i, l in enumerate(lines) if "Scan to join" in l) + 1
+        block = []
+        for line in lines[start:]:
+            if not line or any(c not in "█▀▄ " for c in line):
+                break
+            block.append(line)
+        assert decode(grid_from_terminal("\n".join(block))) == [link]
+        svg = urllib.request.urlopen(f"http://127.0.0.1:{p.port}/c/QRQR/qr.svg").read().decode()
+        assert decode(grid_from_svg(svg)) == [link]
+    finally:
+        p.stop()

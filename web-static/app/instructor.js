@@ -35,16 +35,13 @@ const primaryAction = {
   idle: { command: 'start', label: '▶ Start' },
   running: { command: 'pause', label: '‖ Pause' },
   paused: { command: 'resume', label: '▶ Resume' },
-  finished: { command: 'restart', label: '↺ Restart' },
+  // A finished class is final (its recording is closed); a new class is a new `classctl start`.
+  finished: { command: null, label: '✓ Class finished' },
 };
 
 function primary() {
   const action = primaryAction[live.state?.status ?? 'idle'];
-  if (action.command === 'restart') {
-    confirmThen('Start the class again from the first step?', 'Restart', () => command('restart'));
-  } else {
-    command(action.command);
-  }
+  if (action.command) command(action.command);
 }
 
 const extend = () => command('extend', { seconds: 30 });
@@ -158,7 +155,7 @@ function render() {
   const action = primaryAction[status] ?? primaryAction.idle;
   setText($('primary'), action.label);
   $('primary').dataset.command = action.command;
-  $('primary').disabled = !can;
+  $('primary').disabled = !can || !action.command;
   $('previous').disabled = !can || !inClass || index === 0;
   $('next-btn').disabled = !can || !inClass;
   $('extend').disabled = !can || !inClass || view.remainingMs == null;
