@@ -4,7 +4,9 @@
 #   2. end-to-end tests in Python (real clients, the CLI, headless Chromium)
 #   3. the Autobahn|Testsuite WebSocket conformance run against ws-echo
 #   4. each libFuzzer target for a bounded time
-# Environment: AUTOBAHN_CASES (default all), FUZZ_SECONDS (default 30).
+# Environment: AUTOBAHN_EXCLUDE (default: 12.x.10-18 and 13.x.10-18, the permessage-deflate cases with
+# the nine largest message sizes, which take 11 of the full run's 13 minutes on 2 cores; set it
+# to '' for all 517 cases), FUZZ_SECONDS (default 30).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test || exit 1
@@ -37,7 +39,9 @@ if [ -x "$AB" ] || [ -f "$AB" ]; then
   for _ in $(seq 50); do grep -q listening /tmp/classctl-ws-echo.log && break; sleep 0.1; done
   port=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' /tmp/classctl-ws-echo.log | head -1)
   args=()
-  [ -n "${AUTOBAHN_CASES:-}" ] && args+=(--cases "$AUTOBAHN_CASES")
+  big=$(for g in 12.1 12.2 12.3 12.4 12.5 13.1 13.2 13.3 13.4 13.5 13.6 13.7; do for n in $(seq 10 18); do printf '%s.%s,' "$g" "$n"; done; done)
+  exclude=${AUTOBAHN_EXCLUDE-${big%,}}
+  [ -n "$exclude" ] && args+=(--exclude "$exclude")
   bash "$AB" "ws://127.0.0.1:$port" --out /tmp/classctl-autobahn "${args[@]}" 2>&1 | tail -5 | tee /tmp/classctl-autobahn.log
   rc=${PIPESTATUS[0]}
   kill "$echo_pid" 2>/dev/null; wait "$echo_pid" 2>/dev/null

@@ -49,6 +49,9 @@ public final class Connection: @unchecked Sendable {
     private var ws: WebSocketConnectionMachine?
     public private(set) var deflate: DeflateParameters?
     private var delegate: WebSocketDelegate?
+    /// Set once our close frame is queued. The machine may already be closed while we are
+    /// still delivering the messages that arrived before the error (they get their echo first).
+    private var closeQueued = false
     var groups: [BroadcastGroup] = []
 
     /// Monotonic ms of the last bytes received; drives the idle and keepalive timeouts.
@@ -248,9 +251,11 @@ public final class Connection: @unchecked Sendable {
             case .ping, .pong:
                 break
             case .send(let bytes):
+                if bytes.first.map({ $0 & 0x0f }) == WebSocketOpcode.close.rawValue { closeQueued = true }
                 enqueue(ByteBuffer(bytes), kind: .ordinary)
                 flushOutbound()
             case .closed(let code, let reason):
+                closeQueued = true
                 server.log(.debug, "connection \(id) WebSocket closed (\(code.map(String.init) ?? "no code")\(reason.isEmpty ? "" : ": \(reason)"))")
                 closeAfterFlush = true
                 flushOutbound()
@@ -273,7 +278,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func sendOnLoop(opcode: WebSocketOpcode, payload: [UInt8], kind: OutboundKind) {
-        guard ws != nil, !isTornDown, !ws!.isClosing else { return }
+        guard ws != nil, !isTornDown, !closeQueued else { return }
         let frame = ws!.frameMessage(opcode: opcode, payload: payload, compressor: &loop.compressor)
         loop.stats.messagesOut += 1
         enqueue(ByteBuffer(frame), kind: kind)
@@ -289,8 +294,9 @@ public final class Connection: @unchecked Sendable {
     func closeOnLoop(code: UInt16, reason: String) {
         guard !isTornDown else { return }
         if ws != nil {
-            guard !ws!.isClosing else { return }
+            guard !ws!.isClosing, !closeQueued else { return }
             let frame = ws!.initiateClose(code: code, reason: reason)
+            closeQueued = true
             closingSince = monotonicMillis()
             enqueue(ByteBuffer(frame), kind: .ordinary)
             flushOutbound()
@@ -302,7 +308,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     func enqueueBroadcast(_ frames: BroadcastFrames, kind: OutboundKind) {
-        guard ws != nil, !ws!.isClosing, !isTornDown else { return }
+        guard ws != nil, !closeQueued, !isTornDown else { return }
         let buffer: ByteBuffer
         if let d = deflate, let c = frames.compressed(windowBits: d.serverMaxWindowBits) {
             buffer = c
