@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""TLS figures of classctl's server next to nginx (Debian, one worker), in one sitting.
+
+  scripts/bench-tls.sh            (sets up, builds, then runs this)
+
+1. Full handshakes per second: `openssl s_time -new -time 8` against nginx and against
+   ws-echo --tls-cert, with an ECDSA P-256 and an RSA-2048 certificate.
+2. Memory per idle TLS connection, N = 2,000: server RSS growth / N — nginx with idle
+   keep-alive TLS connections (its worker), ws-echo with idle wss WebSocket connections.
+3. Fan-out over wss vs plain ws, N = 2,000, 256-byte broadcasts at 10/s for 10 s through
+   `ws-echo --broadcast`: completion p99 (until the last subscriber has a broadcast), measured
+   by the same client (4 processes of asyncio subscribers) for both.
+Loopback only, bounded in time.
+"""
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".build" / "release"
+NGINX_RUN = ROOT.parent / "shared" / "bench" / "peers" / "nginx-tls" / "run.sh"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def make_certs(d):
+    out = {}
+    for kind, newkey in (("ecdsa", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]), ("rsa", ["-newkey", "rsa:2048"])):
+        cert, key = d / f"{kind}.pem", d / f"{kind}-key.pem"
+        subprocess.run(["openssl", "req", "-x509", *newkey, "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        out[kind] = (cert, key)
+    return out
+
+
+class Server:
+    def __init__(self, args, port):
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_port(port)
+        self.port = port
+
+    def worker_pid(self):
+        kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()
+        return int(kids[0]) if kids else self.proc.pid
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(5)
+        except Exception:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def nginx(cert, key):
+    port = free_port()
+    return Server(["bash", str(NGINX_RUN), str(port), str(cert), str(key)], port)
+
+
+def ws_echo(cert=None, key=None, broadcast=False):
+    port = free_port()
+    args = [str(BIN / "ws-echo"), "--port", str(port), "--log-level", "error"]
+    if cert:
+        args += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    if broadcast:
+        args.append("--broadcast")
+    return Server(args, port)
+
+
+def s_time(port):
+    r = subprocess.run(["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", "8"],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"(\d+) connections in ([\d.]+) real seconds", r.stdout)
+    return int(m.group(1)) / float(m.group(2)) if m else 0.0
+
+
+def open_idle(port, n, websocket):
+    """Opens n idle TLS connections (completed handshakes; with `websocket`, upgraded)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    socks = []
+    for i in range(n):
+        raw = socket.create_connection(("127.0.0.1", port))
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        if websocket:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(4096)
+            assert head.startswith(b"HTTP/1.1 101"), head[:40]
+        else:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            s.recv(4096)
+        socks.append(s)
+    return socks
+
+
+def idle_memory(server, n, websocket):
+    pid = server.worker_pid()
+    time.sleep(0.5)
+    before = rss_kib(pid)
+    socks = open_idle(server.port, n, websocket)
+    time.sleep(2)
+    after = rss_kib(pid)
+    for s in socks:
+        s.close()
+    return (after - before) / n
+
+
+# ---- fan-out: subscriber processes record when each broadcast reached each connection
+
+
+def subscriber_proc(url, secure, count, duration, ready, out):
+    import websockets
+
+    async def main():
+        ctx = None
+        if secure:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        last = {}
+
+        async def one():
+            async with websockets.connect(url, ssl=ctx, compression=None, max_queue=None) as ws:
+                ready.put(1)
+                try:
+                    while True:
+                        msg = await asyncio.wait_for(ws.recv(), duration + 15)
+                        now = time.monotonic()
+                        m = re.search(r"@@(\d+)@@", msg)
+                        if m:
+                            seq = int(m.group(1))
+                            if now > last.get(seq, 0):
+                                last[seq] = now
+                except (asyncio.TimeoutError, websockets.ConnectionClosed):
+                    pass
+        tasks = [asyncio.create_task(one()) for _ in range(count)]
+        await asyncio.wait(tasks, timeout=duration + 30)
+        out.put(last)
+    asyncio.run(main())
+
+
+def fanout(server, secure, n=2000, rate=10, duration=10, procs=4):
+    url = f"{'wss' if secure else 'ws'}://127.0.0.1:{server.port}/"
+    ready, out = mp.Queue(), mp.Queue()
+    workers = [mp.Process(target=subscriber_proc, args=(url, secure, n // procs, duration, ready, out)) for _ in range(procs)]
+    [w.start() for w in workers]
+    for _ in range(n):
+        ready.get(timeout=120)
+    time.sleep(2)
+    import websockets.sync.client as sc
+    ctx = None
+    if secure:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    sent = {}
+    with sc.connect(url, ssl=ctx, compression=None) as pub:
+        start = time.monotonic()
+        for seq in range(rate * duration):
+            target = start + seq / rate
+            time.sleep(max(0, target - time.monotonic()))
+            msg = f"@@{seq}@@".ljust(256, "x")
+            sent[seq] = time.monotonic()
+            pub.send(msg)
+        time.sleep(3)
+    for _ in workers:
+        pass
+    lasts = [out.get(timeout=60) for _ in workers]
+    [w.join(10) for w in workers]
+    completion = []
+    for seq, t0 in sent.items():
+        ts = [l.get(seq) for l in lasts]
+        if all(ts):
+            completion.append((max(ts) - t0) * 1000)
+    completion.sort()
+    p = lambda q: completion[min(len(completion) - 1, int(q * len(completion)))] if completion else float("nan")
+    return {"complete": len(completion), "broadcasts": len(sent), "p50_ms": p(0.5), "p99_ms": p(0.99)}
+
+
+def main():
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "loadavg": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory() as tmp:
+        certs = make_certs(Path(tmp))
+        for kind, (cert, key) in certs.items():
+            for name, start in (("nginx", lambda: nginx(cert, key)), ("ws-echo", lambda: ws_echo(cert, key))):
+                srv = start()
+                try:
+                    rate = s_time(srv.port)
+                finally:
+                    srv.stop()
+                results[f"handshakes_per_s/{kind}/{name}"] = round(rate)
+                print(f"handshakes/s {kind:5} {name:8} {rate:8.0f}", flush=True)
+        cert, key = certs["ecdsa"]
+        for name, start, ws in (("nginx", lambda: nginx(cert, key), False), ("ws-echo", lambda: ws_echo(cert, key), True)):
+            srv = start()
+            try:
+                kib = idle_memory(srv, 2000, ws)
+            finally:
+                srv.stop()
+            results[f"idle_kib_per_conn/{name}"] = round(kib, 2)
+            print(f"idle memory per TLS connection {name:8} {kib:6.2f} KiB", flush=True)
+        for secure in (False, True):
+            srv = ws_echo(cert if secure else None, key if secure else None, broadcast=True)
+            try:
+                r = fanout(srv, secure)
+            finally:
+                srv.stop()
+            results[f"fanout/{'wss' if secure else 'ws'}"] = r
+            print(f"fan-out {'wss' if secure else 'ws '} N=2000: p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  complete {r['complete']}/{r['broadcasts']}", flush=True)
+    out = ROOT / "test-output" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tls.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
