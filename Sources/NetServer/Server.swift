@@ -194,7 +194,7 @@ public final class Server: @unchecked Sendable {
     private func route(_ request: HTTPRequest, _ connection: Connection) -> HTTPResponse {
         if let r = configuration.responder?(request, connection) { return r }
         guard Server.knownMethods.contains(request.method) else {
-            return .text(501, "method \(request.method) not implemented")
+            return .text(501, "this server does not support the method \(request.method)")
         }
         if request.path == "/healthz" {
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed() }
