@@ -29,7 +29,7 @@ summary+=("swift test: $(grep -E 'Test run with [0-9]+ tests' /tmp/classctl-swif
 swift test --skip-build --filter ChurnTests 2>&1 | tee /tmp/classctl-swift-churn.log | grep -E '✘|✔|churn:|Test run with' | tail -20
 rc=${PIPESTATUS[0]}
 [ $rc -eq 0 ] || status=1
-summary+=("swift test (churn): $(grep -E 'Test run with [0-9]+ tests' /tmp/classctl-swift-churn.log | tail -1)")
+summary+=("swift test (churn): $(grep -E 'Test run with [0-9]+ tests?' /tmp/classctl-swift-churn.log | tail -1)")
 
 step "end-to-end tests (pytest)"
 CLASSCTL_BIN=.build/release .venv/bin/python -m pytest -q Tests/e2e 2>&1 | tee /tmp/classctl-pytest.log | tail -40
