@@ -88,6 +88,9 @@ public final class Connection: @unchecked Sendable {
         readSource = rs
         rs.resume()
         server.log(.debug, "connection \(id) from \(remoteAddress) opened")
+        // The client usually speaks first and at once (a TLS ClientHello, a request): read
+        // now instead of waiting one event delivery for bytes that are already here.
+        readable()
     }
 
     public var isWebSocket: Bool { ws != nil }
