@@ -1,7 +1,7 @@
 // The instructor console: run the class, see who is there, talk to everyone.
 import {
   Live, describe, formatClock, formatDistance, formatLength, position, setText, renderLoop,
-  connectionLabels, classCodeFromPath, stepEstimates,
+  connectionLabels, classCodeFromPath, stepEstimates, exposeForTests,
 } from './live.js';
 
 const $ = (id) => document.getElementById(id);
@@ -262,15 +262,7 @@ $('copy-link').addEventListener('click', async () => {
   }
 });
 
-window.__classctl = {
-  live,
-  get role() { return live.role; },
-  get status() { return live.state?.status ?? null; },
-  get step() { return live.state?.step ?? null; },
-  get switches() { return live.switches; },
-  serverNow: () => live.serverNow(),
-  dropConnection: (holdMs) => live.drop(holdMs),
-};
+exposeForTests(live, { get role() { return live.role; } });
 
 live.connect();
 renderLoop(render);

@@ -417,6 +417,21 @@ const liveClients = new Set();
  *  frame than to the next one. Applying it from a timer instead would show it only at the
  *  next frame, 0 to 1 frame late (0-16.7 ms at 60 Hz, +8 ms on average); this way the
  *  change lands within half a frame of effectiveAt, early or late. */
+/** The test hook both pages expose as `window.__classctl`: what is shown, and when each change
+ *  was shown (server time), plus a way to cut the connection on purpose. */
+export function exposeForTests(live, extra = {}) {
+  window.__classctl = Object.defineProperties({
+    live,
+    serverNow: () => live.serverNow(),
+    dropConnection: (holdMs) => live.drop(holdMs),
+  }, {
+    status: { get: () => live.state?.status ?? null },
+    step: { get: () => live.state?.step ?? null },
+    switches: { get: () => live.switches },
+    ...Object.getOwnPropertyDescriptors(extra),
+  });
+}
+
 export function renderLoop(frame) {
   let last = null;
   const gaps = [];  // the last few frame intervals; their minimum is the display's period

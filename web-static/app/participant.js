@@ -1,6 +1,7 @@
 // The participant page: one glanceable screen that follows the class.
 import {
   Live, describe, formatClock, formatDistance, formatLength, position, setText, renderLoop, connectionLabels,
+  exposeForTests,
 } from './live.js';
 import { Signals, keepAwake, storageGet, storageSet } from './signals.js';
 
@@ -194,15 +195,7 @@ keepAwake((message) => {
   setText(note, message ?? '');
 });
 
-// For the browser tests: what is shown, and when it was switched (server time).
-window.__classctl = {
-  live,
-  get status() { return live.state?.status ?? null; },
-  get step() { return live.state?.step ?? null; },
-  get switches() { return live.switches; },
-  serverNow: () => live.serverNow(),
-  dropConnection: (holdMs) => live.drop(holdMs),
-};
+exposeForTests(live);
 
 live.connect();
 renderLoop(render);
