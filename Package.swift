@@ -24,16 +24,16 @@ let package = Package(
         // System libraries, found through pkg-config.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        // <sys/epoll.h>, which Swift's Glibc module leaves out (classbench's event loop).
+        // <sys/epoll.h>, which Swift's Glibc module leaves out (the server's pollers, classbench's loop).
         .systemLibrary(name: "CEpoll"),
 
         // Pure codecs: bytes in, values or errors out. No sockets, no Dispatch.
         .target(name: "HTTPCodec"),
         .target(name: "WebSocketCodec", dependencies: ["HTTPCodec", "CZlib"]),
 
-        // Transport: sockets, Dispatch event sources, connections, static files, broadcast.
+        // Transport: sockets, epoll pollers run on Dispatch queues, connections, static files, broadcast.
         .target(name: "NetServer", dependencies: [
-            "HTTPCodec", "WebSocketCodec", "CZlib", "TLS",
+            "HTTPCodec", "WebSocketCodec", "CZlib", "CEpoll", "TLS",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

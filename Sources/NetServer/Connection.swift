@@ -32,12 +32,8 @@ public final class Connection: @unchecked Sendable {
     let fd: Int32
 
     var loopSlot = -1
-    private var readSource: DispatchSourceRead?
-    /// Created on the first EAGAIN and then only suspended/resumed (re-creating sources on
-    /// one descriptor is what trips libdispatch's epoll bookkeeping on Linux).
-    private var writeSource: DispatchSourceWrite?
-    private var writeSourceActive = false
-    private var pendingCancels = 0
+    /// Whether the poller also watches for writability: only while bytes wait for the socket.
+    private var wantsWritable = false
 
     private var outbound = OutboundQueue()
     /// TLS only: the session, and ciphertext ready for the socket. Plaintext waits in
@@ -81,12 +77,10 @@ public final class Connection: @unchecked Sendable {
     /// On the loop: registers and starts reading.
     func start() {
         loop.register(self)
-        let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
-        rs.setEventHandler { self.readable() }
-        rs.setCancelHandler { self.sourceCancelled() }
-        pendingCancels += 1
-        readSource = rs
-        rs.resume()
+        guard loop.poller.add(fd, self) else {
+            teardown(reason: "cannot watch the socket (errno \(errno))")
+            return
+        }
         server.log(.debug, "connection \(id) from \(remoteAddress) opened")
         // The client usually speaks first and at once (a TLS ClientHello, a request): read
         // now instead of waiting one event delivery for bytes that are already here.
@@ -363,18 +357,11 @@ public final class Connection: @unchecked Sendable {
         }
         if isTornDown { return }
         if drained {
-            if writeSourceActive { writeSource?.suspend(); writeSourceActive = false }
+            if wantsWritable { loop.poller.setWritable(fd, false); wantsWritable = false }
             if closeAfterFlush { finishClose() }
-        } else if !writeSourceActive {
-            if writeSource == nil {
-                let s = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-                s.setEventHandler { self.flushOutbound() }
-                s.setCancelHandler { self.sourceCancelled() }
-                pendingCancels += 1
-                writeSource = s
-            }
-            writeSource?.resume()
-            writeSourceActive = true
+        } else if !wantsWritable {
+            loop.poller.setWritable(fd, true)
+            wantsWritable = true
         }
     }
 
@@ -457,25 +444,15 @@ public final class Connection: @unchecked Sendable {
         let d = delegate
         delegate = nil
         d?.webSocketDidClose(self)
-        // The descriptor is closed only after every source on it has been cancelled
-        // (sourceCancelled), or a new connection could reuse the number under a live source.
-        readSource?.cancel()
-        if let w = writeSource {
-            if !writeSourceActive { w.resume() }  // a suspended source never runs its cancel handler
-            w.cancel()
-        }
-        if pendingCancels == 0 { closeDescriptor() }
-    }
-
-    private func sourceCancelled() {
-        pendingCancels -= 1
-        if pendingCancels == 0 { closeDescriptor() }
-    }
-
-    private func closeDescriptor() {
-        readSource = nil
-        writeSource = nil
+        loop.poller.remove(fd)
         Glibc.close(fd)
-        server.connectionClosed()
+        server.connectionClosed(on: loop)
+    }
+}
+
+extension Connection: PollHandler {
+    func pollReady(readable: Bool, writable: Bool) {
+        if readable { self.readable() }
+        if writable && !isTornDown { flushOutbound() }
     }
 }

@@ -1,6 +1,6 @@
-// An event loop is one serial DispatchQueue that owns a set of connections. Dispatch
-// read/write sources deliver readiness on that queue, so a connection's state is only
-// ever touched there: no locks on the per-connection path.
+// An event loop is one serial DispatchQueue that owns a set of connections. Its poller (one
+// epoll instance behind one Dispatch read source) delivers readiness on that queue, so a
+// connection's state is only ever touched there: no locks on the per-connection path.
 import Dispatch
 import Foundation
 import WebSocketCodec
@@ -45,6 +45,11 @@ public final class EventLoop: @unchecked Sendable {
     /// permessage-deflate compressor shared by the loop's connections (no context takeover).
     var compressor = SharedDeflateCompressor()
     var connections: [Connection] = []
+    /// Readiness of this loop's sockets (and of the shared listening socket).
+    let poller: Poller
+    /// Connections assigned to this loop, open or being set up; read by the accepting loop
+    /// to place each new connection on the least busy loop.
+    let assigned = Atomic<Int>(0)
     var stats = LoopStats()
     private var timer: DispatchSourceTimer?
 
@@ -60,6 +65,7 @@ public final class EventLoop: @unchecked Sendable {
         self.index = index
         queue = DispatchQueue(label: "classctl.loop.\(index)", qos: .userInitiated)
         queue.setSpecific(key: EventLoop.key, value: index)
+        poller = Poller(queue: queue, name: "classctl.poll.\(index)")
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readBufferSize, alignment: 16)
     }
 

@@ -43,17 +43,16 @@ public struct ServerConfiguration: Sendable {
     public init() {}
 }
 
-/// Immutable configuration plus a listener owned by `acceptQueue`; counters are atomic.
+/// Immutable configuration and a listener set up in `start()` before any loop uses it;
+/// the acceptors are owned by their loops and the counters are atomic.
 public final class Server: @unchecked Sendable {
     public let configuration: ServerConfiguration
     public let loops: [EventLoop]
     public private(set) var port = 0
     public var isSecure: Bool { configuration.tls != nil }
 
-    private let acceptQueue = DispatchQueue(label: "classctl.accept", qos: .userInitiated)
     private var listenFD: Int32 = -1
-    private var acceptSource: DispatchSourceRead?
-    private var nextLoop = 0
+    private var acceptors: [Acceptor] = []
     private let nextID = Atomic<UInt64>(1)
     private let open = Atomic<Int>(0)
     private let staticFiles: StaticFiles?
@@ -72,14 +71,24 @@ public final class Server: @unchecked Sendable {
     /// Binds and starts accepting. Throws (before anything is served) when the address is
     /// taken or invalid.
     public func start() throws {
+        if let failure = loops.lazy.compactMap(\.poller.failure).first { throw failure }
         let l = try Socket.listen(host: configuration.host, port: configuration.port)
         listenFD = l.fd
         port = l.port
-        let src = DispatchSource.makeReadSource(fileDescriptor: l.fd, queue: acceptQueue)
-        src.setEventHandler { [unowned self] in self.acceptReady() }
-        src.setCancelHandler { close(l.fd) }
-        acceptSource = src
-        src.resume()
+        // Every loop watches the listening socket and accepts for itself (the kernel wakes one
+        // of them per connection): a new connection usually starts on the loop that accepted
+        // it, with no hop between threads.
+        acceptors = loops.map { Acceptor(server: self, loop: $0, fd: l.fd) }
+        for acceptor in acceptors {
+            let watching = acceptor.loop.queue.sync { acceptor.watch() }
+            if !watching {
+                let code = errno
+                acceptors.forEach { a in a.loop.queue.sync { a.stop() } }
+                close(l.fd)
+                listenFD = -1
+                throw PollerError(call: "epoll_ctl(listening socket)", code: code)
+            }
+        }
         for loop in loops {
             loop.queue.async { [configuration] in
                 loop.startTimer(interval: .seconds(1)) { loop in
@@ -91,46 +100,37 @@ public final class Server: @unchecked Sendable {
         }
     }
 
-    private func acceptReady() {
-        for _ in 0..<512 {
-            var storage = sockaddr_storage()
-            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let fd = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    accept(listenFD, $0, &len)
-                }
-            }
-            if fd < 0 {
-                let e = errno
-                if e == EINTR || e == ECONNABORTED { continue }
-                if e == EMFILE || e == ENFILE {
-                    // Out of descriptors: stop accepting briefly instead of spinning on a
-                    // listener that stays readable.
-                    log(.warning, "accept: out of file descriptors; pausing accepts for 100 ms")
-                    acceptSource?.suspend()
-                    acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [weak self] in self?.acceptSource?.resume() }
-                }
-                return
-            }
-            if shuttingDown.load(ordering: .relaxed) || open.load(ordering: .relaxed) >= configuration.maxConnections {
-                close(fd)
-                continue
-            }
-            Socket.setNonBlocking(fd)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            Socket.setNoDelay(fd)
-            open.add(1, ordering: .relaxed)
-            let loop = loops[nextLoop]
-            nextLoop = (nextLoop + 1) % loops.count
-            let id = nextID.add(1, ordering: .relaxed).oldValue
-            let addr = Socket.addressText(storage)
-            loop.queue.async { [unowned self] in
-                Connection(fd: fd, id: id, remoteAddress: addr, loop: loop, server: self).start()
+    /// Called by an acceptor on its loop for each accepted socket.
+    fileprivate func adopt(_ fd: Int32, address: sockaddr_storage, acceptedOn here: EventLoop) {
+        if shuttingDown.load(ordering: .relaxed) || open.load(ordering: .relaxed) >= configuration.maxConnections {
+            close(fd)
+            return
+        }
+        Socket.setNonBlocking(fd)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        Socket.setNoDelay(fd)
+        open.add(1, ordering: .relaxed)
+        // The least busy loop takes it; on a tie the accepting loop, which can start it at once.
+        var target = here
+        var least = here.assigned.load(ordering: .relaxed)
+        for loop in loops where loop !== here {
+            let n = loop.assigned.load(ordering: .relaxed)
+            if n < least { least = n; target = loop }
+        }
+        target.assigned.add(1, ordering: .relaxed)
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        let addr = Socket.addressText(address)
+        if target === here {
+            Connection(fd: fd, id: id, remoteAddress: addr, loop: here, server: self).start()
+        } else {
+            target.queue.async { [unowned self, target] in
+                Connection(fd: fd, id: id, remoteAddress: addr, loop: target, server: self).start()
             }
         }
     }
 
-    func connectionClosed() {
+    func connectionClosed(on loop: EventLoop) {
+        loop.assigned.subtract(1, ordering: .relaxed)
         let left = open.subtract(1, ordering: .relaxed).newValue
         if left == 0 && shuttingDown.load(ordering: .relaxed) { allClosed.signal() }
     }
@@ -153,10 +153,10 @@ public final class Server: @unchecked Sendable {
     /// drain until `timeout`, then drop whatever is left. Blocks until done.
     public func shutdown(timeout: Double = 3) {
         guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
-        acceptQueue.sync {
-            acceptSource?.cancel()
-            acceptSource = nil
+        for acceptor in acceptors {
+            acceptor.loop.queue.sync { acceptor.stop() }
         }
+        if listenFD >= 0 { close(listenFD); listenFD = -1 }
         for loop in loops {
             loop.queue.sync {
                 for c in loop.connections {
@@ -171,6 +171,7 @@ public final class Server: @unchecked Sendable {
             loop.queue.sync {
                 for c in loop.connections { c.teardown(reason: "shutdown deadline") }
                 loop.stopTimer()
+                loop.poller.close()
             }
         }
     }
@@ -221,6 +222,59 @@ public final class Server: @unchecked Sendable {
     func log(_ level: Logger.Level, _ message: @autoclosure () -> String) {
         if configuration.logger.logLevel <= level {
             configuration.logger.log(level: level, "\(message())")
+        }
+    }
+}
+
+/// Accepts connections on one loop. Owned by that loop's queue.
+private final class Acceptor: PollHandler, @unchecked Sendable {
+    unowned let server: Server
+    unowned let loop: EventLoop
+    let fd: Int32
+    private var watching = false
+    private var stopped = false
+
+    init(server: Server, loop: EventLoop, fd: Int32) {
+        self.server = server
+        self.loop = loop
+        self.fd = fd
+    }
+
+    @discardableResult
+    func watch() -> Bool {
+        guard !stopped, !watching else { return watching }
+        watching = loop.poller.add(fd, self, exclusive: true)
+        if !watching { server.log(.error, "cannot watch the listening socket on loop \(loop.index) (errno \(errno))") }
+        return watching
+    }
+
+    func stop() {
+        stopped = true
+        if watching { loop.poller.remove(fd); watching = false }
+    }
+
+    func pollReady(readable: Bool, writable: Bool) {
+        // A bounded batch, so one loop does not take a whole burst while the others idle.
+        for _ in 0..<64 {
+            var storage = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(fd, $0, &len) }
+            }
+            if client < 0 {
+                let e = errno
+                if e == EINTR || e == ECONNABORTED { continue }
+                if e == EMFILE || e == ENFILE {
+                    // Out of descriptors: stop accepting briefly instead of spinning on a
+                    // listener that stays readable.
+                    server.log(.warning, "accept: out of file descriptors; pausing accepts for 100 ms")
+                    loop.poller.remove(fd)
+                    watching = false
+                    loop.queue.asyncAfter(deadline: .now() + .milliseconds(100)) { self.watch() }
+                }
+                return
+            }
+            server.adopt(client, address: storage, acceptedOn: loop)
         }
     }
 }

@@ -151,7 +151,9 @@ private final class BuiltContext: @unchecked Sendable {
         guard copenssl_SSL_CTX_set1_groups_list(ctx, Self.groups) == 1 else { throw .openSSL("cannot set the key-exchange groups") }
         _ = copenssl_SSL_CTX_set_options(ctx, Int(truncatingIfNeeded: copenssl_SSL_OP_NO_COMPRESSION() | copenssl_SSL_OP_NO_RENEGOTIATION()))
         // Idle connections then hold no 16 KiB record buffers (the bulk of a session's memory).
-        _ = copenssl_SSL_CTX_set_mode(ctx, Int(SSL_MODE_RELEASE_BUFFERS))
+        // No auto-chain: the file's chain is served as given, instead of OpenSSL searching an
+        // (empty) certificate store for issuers on every handshake.
+        _ = copenssl_SSL_CTX_set_mode(ctx, Int(SSL_MODE_RELEASE_BUFFERS) | Int(SSL_MODE_NO_AUTO_CHAIN))
         _ = copenssl_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_SERVER))
         _ = copenssl_SSL_CTX_sess_set_cache_size(ctx, Self.sessionCacheSize)
         let idOK = Self.sessionIDContext.withUnsafeBufferPointer {
