@@ -65,7 +65,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "classbench", dependencies: [
-            "WebSocketCodec", "CZlib", "CEpoll",
+            "WebSocketCodec", "CZlib", "CEpoll", "COpenSSL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
