@@ -433,7 +433,7 @@ final class LoadGenerator {
     private func tlsHandshakeFailed(_ c: Connection, _ why: String) {
         counters.tlsHandshakeErrors += 1
         if counters.firstTLSError == nil { counters.firstTLSError = why }
-        handshakeFailed(c, why)
+        handshakeFailed(c, why, kind: "wss")
     }
 
     /// Reads until OpenSSL wants more from the socket: it may hold decrypted bytes that
@@ -578,9 +578,9 @@ final class LoadGenerator {
         }
     }
 
-    private func handshakeFailed(_ c: Connection, _ why: String) {
+    private func handshakeFailed(_ c: Connection, _ why: String, kind: String = "handshake failed") {
         counters.handshakeErrors += 1
-        report("handshake failed", why)
+        report(kind, why)
         disconnect(c, to: .idle, reset: true)  // retried by the connect phase
     }
 
