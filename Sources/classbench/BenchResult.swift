@@ -63,7 +63,7 @@ struct BenchResult {
         lines.append("# classbench \(BenchResult.version)  mode=\(modeName)  transport=\(tls ? "wss (TLS, certificate \(tlsVerified ? "verified" : "not verified"))" : "ws")  label=\(label)")
         let open = connectionsAtIdle
         lines.append(String(format: "# connect: %d/%d subscribers open in %.3f s (%.0f conn/s), failed=%d retries=%d deflate=%d/%d (no_ctx %d)",
-                            subscribersOpen, connections, connectSeconds, connectSeconds > 0 ? Double(open) / connectSeconds : 0,
+                            subscribersOpen, connections, connectSeconds, connectSeconds > 0 ? Double(open) / connectSeconds : 0.0,
                             counters.failedForGood, counters.retries, counters.deflateNegotiated, open, counters.noContextTakeover))
         if serverPID != nil {
             lines.append(String(format: "# server RSS: before %d KiB, idle with %d conns %d KiB, after load %d KiB => %.0f bytes/conn (%.2f KiB)",
@@ -80,7 +80,7 @@ struct BenchResult {
                             us(sortedQuantile(fanout, 0.5)), us(sortedQuantile(fanout, 0.99)), us(fanout.last ?? 0),
                             fanout.count, incompleteBroadcasts))
         lines.append(String(format: "# throughput: %.0f deliveries/s, %.1f broadcasts/s",
-                            deliveriesPerSecond, wallSeconds > 0 ? Double(broadcasts) / wallSeconds : 0))
+                            deliveriesPerSecond, wallSeconds > 0 ? Double(broadcasts) / wallSeconds : 0.0))
         lines.append(String(format: "# cpu during load (100%% = one core): server %.0f%%  classbench %.0f%%  whole machine busy %.0f%% of %d cores  loadavg %.2f -> %.2f",
                             serverCPUPercent ?? -1, selfCPUPercent, systemBusyPercent ?? -1, cpuCount,
                             loadAverageStart ?? -1, loadAverageEnd ?? -1))
