@@ -65,7 +65,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "classbench", dependencies: [
-            "WebSocketCodec", "CZlib", "CEpoll",
+            "WebSocketCodec", "CZlib", "CEpoll", "COpenSSL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
-        .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib"]),
+        .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib", "NetServer", "TLS"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )

@@ -10,6 +10,9 @@ struct BenchResult {
     var window: Int
     var subscriberURL: String
     var publisherURL: String
+    /// wss:// (either URL), and whether the server's certificate was verified (--tls-ca).
+    var tls: Bool = false
+    var tlsVerified: Bool = false
     var connections: Int
     var subscribersOpen: Int
     var counters: Counters
@@ -57,10 +60,10 @@ struct BenchResult {
 
     var summaryLines: [String] {
         var lines: [String] = []
-        lines.append("# classbench \(BenchResult.version)  mode=\(modeName)  label=\(label)")
+        lines.append("# classbench \(BenchResult.version)  mode=\(modeName)  transport=\(tls ? "wss (TLS, certificate \(tlsVerified ? "verified" : "not verified"))" : "ws")  label=\(label)")
         let open = connectionsAtIdle
         lines.append(String(format: "# connect: %d/%d subscribers open in %.3f s (%.0f conn/s), failed=%d retries=%d deflate=%d/%d (no_ctx %d)",
-                            subscribersOpen, connections, connectSeconds, connectSeconds > 0 ? Double(open) / connectSeconds : 0,
+                            subscribersOpen, connections, connectSeconds, connectSeconds > 0 ? Double(open) / connectSeconds : 0.0,
                             counters.failedForGood, counters.retries, counters.deflateNegotiated, open, counters.noContextTakeover))
         if serverPID != nil {
             lines.append(String(format: "# server RSS: before %d KiB, idle with %d conns %d KiB, after load %d KiB => %.0f bytes/conn (%.2f KiB)",
@@ -77,10 +80,13 @@ struct BenchResult {
                             us(sortedQuantile(fanout, 0.5)), us(sortedQuantile(fanout, 0.99)), us(fanout.last ?? 0),
                             fanout.count, incompleteBroadcasts))
         lines.append(String(format: "# throughput: %.0f deliveries/s, %.1f broadcasts/s",
-                            deliveriesPerSecond, wallSeconds > 0 ? Double(broadcasts) / wallSeconds : 0))
+                            deliveriesPerSecond, wallSeconds > 0 ? Double(broadcasts) / wallSeconds : 0.0))
         lines.append(String(format: "# cpu during load (100%% = one core): server %.0f%%  classbench %.0f%%  whole machine busy %.0f%% of %d cores  loadavg %.2f -> %.2f",
                             serverCPUPercent ?? -1, selfCPUPercent, systemBusyPercent ?? -1, cpuCount,
                             loadAverageStart ?? -1, loadAverageEnd ?? -1))
+        if counters.tlsHandshakeErrors > 0 {
+            lines.append("# TLS handshake failures: \(counters.tlsHandshakeErrors), first: \(counters.firstTLSError ?? "?")")
+        }
         if counters.closedByServer + counters.closedDuringLoad + counters.protocolErrors + counters.inflateErrors > 0 {
             lines.append("# errors: closed_by_server=\(counters.closedByServer) closed_during_load=\(counters.closedDuringLoad) "
                          + "protocol=\(counters.protocolErrors) inflate=\(counters.inflateErrors)")
@@ -96,11 +102,16 @@ struct BenchResult {
         j.add("mode", modeName)
         j.add("sub_url", subscriberURL)
         j.add("pub_url", publisherURL)
+        j.add("tls", tls)
+        j.add("tls_verified", tlsVerified)
         j.add("conns", connections)
         j.add("conns_open", subscribersOpen)
         j.add("connect_failed", counters.failedForGood)
         j.add("connect_retries", counters.retries)
         j.add("connect_all_s", connectSeconds, decimals: 4)
+        j.add("handshake_errors", counters.handshakeErrors)
+        j.add("tls_handshake_errors", counters.tlsHandshakeErrors)
+        if let reason = counters.firstTLSError { j.add("tls_error", reason) } else { j.addNull("tls_error") }
         j.add("deflate_offered", deflateOffered)
         j.add("deflate_negotiated", counters.deflateNegotiated)
         j.add("no_context_takeover", counters.noContextTakeover)

@@ -30,7 +30,7 @@ struct ClassBench: ParsableCommand {
         }
     }
 
-    @Option(help: "Subscriber URL, ws://127.0.0.1:PORT/path?query.")
+    @Option(help: "Subscriber URL, ws:// or wss://127.0.0.1:PORT/path?query (wss default port 443).")
     var subUrl: String
 
     @Option(help: "Publisher URL (default: --sub-url).")
@@ -93,6 +93,10 @@ struct ClassBench: ParsableCommand {
     @Option(help: "Label copied into the JSON line.")
     var label = ""
 
+    @Option(name: .customLong("tls-ca"),
+            help: "PEM CA certificate(s) for wss://: verify the server's chain and host name (default: no verification).")
+    var tlsCA: String?
+
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
 
@@ -128,13 +132,17 @@ struct ClassBench: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        if tlsCA != nil && !subscriber.isSecure && !publisher.isSecure {
+            throw ValidationError("--tls-ca needs a wss:// URL")
+        }
         return BenchConfig(
             subscriberURL: subUrl, publisherURL: pubUrl ?? subUrl, subscriber: subscriber, publisher: publisher,
             connections: conns, template: template, rate: rate == "max" ? nil : Double(rate), window: window,
             duration: duration, deflate: deflate, serverPID: serverPid, ramp: ramp, maxPending: maxPending,
             connectTimeout: connectTimeout, settle: settle, drain: drain, broadcastTimeout: bcastTimeout,
             hardTimeout: timeout ?? (connectTimeout + settle + duration + drain + 30),
-            subscriberHello: subHello, publisherHello: pubHello, extraHeaders: header, label: label, quiet: quiet)
+            subscriberHello: subHello, publisherHello: pubHello, extraHeaders: header, label: label, quiet: quiet,
+            tlsCAFile: tlsCA)
     }
 
     func run() throws {
@@ -156,6 +164,10 @@ struct ClassBench: ParsableCommand {
         } catch let error as SystemError {
             printError("classbench: \(error)")
             throw ExitCode(1)
+        } catch let error as TLSClientError {
+            // An unusable --tls-ca file is a bad argument.
+            printError("classbench: \(error)")
+            throw ExitCode(2)
         }
     }
 }

@@ -26,6 +26,9 @@ struct BenchConfig: Sendable {
     var extraHeaders: [String]
     var label: String
     var quiet: Bool
+    /// PEM CA file for wss://: verify the server's chain and host name. Without it,
+    /// wss:// connections are encrypted but not verified.
+    var tlsCAFile: String? = nil
 
     var isThroughputMode: Bool { rate == nil }
 
@@ -42,6 +45,9 @@ final class Connection {
         /// Not connected; will be (re)started by the connect phase.
         case idle
         case connecting
+        /// wss:// only: TCP is up, the TLS handshake runs.
+        case tlsHandshaking
+        /// The WebSocket upgrade is sent; waiting for the response head.
         case handshaking
         case open
         /// We sent Close and wait for the server's.
@@ -61,6 +67,8 @@ final class Connection {
     var attempts = 0
     var attemptStartedAt: UInt64 = 0
     var handshake: ClientHandshake?
+    /// The TLS session of a wss:// connection (nil for ws://).
+    var tls: TLSClientConnection?
 
     /// The response head received so far (until the handshake completes).
     var headBytes: [UInt8] = []
@@ -89,7 +97,7 @@ final class Connection {
         self.isPublisher = isPublisher
     }
 
-    var isInProgress: Bool { state == .connecting || state == .handshaking }
+    var isInProgress: Bool { state == .connecting || state == .tlsHandshaking || state == .handshaking }
 
     /// Forgets per-socket state so the connection can be retried or released.
     func resetBuffers() {
@@ -104,6 +112,7 @@ final class Connection {
         watchingWritable = false
         inflater = nil
         handshake = nil
+        tls = nil  // SSL_free; the socket is already closed
     }
 }
 

@@ -1,6 +1,6 @@
 import Glibc
 
-/// A `ws://host:port/path?query` target, resolved to an IPv4 address once at start
+/// A `ws://` or `wss://host:port/path?query` target, resolved to an IPv4 address once at start
 /// so that thousands of connects do no name lookups.
 struct Endpoint: Equatable, Sendable {
     enum Failure: Error, CustomStringConvertible, Equatable {
@@ -12,7 +12,7 @@ struct Endpoint: Equatable, Sendable {
 
         var description: String {
             switch self {
-            case .unsupportedScheme(let url): "\(url): only ws:// URLs are supported (no TLS in the benchmark client)"
+            case .unsupportedScheme(let url): "\(url): only ws:// and wss:// URLs are supported"
             case .badPort(let url): "\(url): the port must be a number between 1 and 65535"
             case .emptyHost(let url): "\(url): missing host"
             case .unresolvable(let host): "cannot resolve host '\(host)' to an IPv4 address"
@@ -24,24 +24,35 @@ struct Endpoint: Equatable, Sendable {
 
     let host: String
     let port: UInt16
+    /// wss://: TLS between TCP connect and the WebSocket handshake.
+    let isSecure: Bool
     /// Request target: path plus query, always starting with "/".
     let target: String
     /// IPv4 address in host byte order.
     let address: UInt32
 
     var isLoopback: Bool { address >> 24 == 127 }
+    /// The host is an IPv4 literal: no SNI for it (RFC 6066), and verification checks an IP SAN.
+    var hostIsAddress: Bool { Endpoint.parseIPv4(Substring(host)) != nil }
     var hostHeader: String { "\(host):\(port)" }
 
     /// Parses and resolves `url`. Non-loopback addresses are refused unless `allowRemote`.
     init(_ url: String, allowRemote: Bool) throws {
-        guard url.hasPrefix("ws://") else { throw Failure.unsupportedScheme(url) }
-        let rest = url.dropFirst("ws://".count)
+        let isSecure: Bool
+        let rest: Substring
+        if url.hasPrefix("ws://") {
+            (isSecure, rest) = (false, url.dropFirst("ws://".count))
+        } else if url.hasPrefix("wss://") {
+            (isSecure, rest) = (true, url.dropFirst("wss://".count))
+        } else {
+            throw Failure.unsupportedScheme(url)
+        }
         let authority = rest.prefix { $0 != "/" && $0 != "?" }
         var target = String(rest.dropFirst(authority.count))
         if target.isEmpty { target = "/" } else if target.hasPrefix("?") { target = "/" + target }
 
         var host = Substring(authority)
-        var port: UInt16 = 80
+        var port: UInt16 = isSecure ? 443 : 80
         if let colon = authority.lastIndex(of: ":") {
             host = authority[..<colon]
             guard let p = UInt16(authority[authority.index(after: colon)...]), p > 0 else { throw Failure.badPort(url) }
@@ -65,6 +76,7 @@ struct Endpoint: Equatable, Sendable {
 
         self.host = String(host)
         self.port = port
+        self.isSecure = isSecure
         self.target = target
         self.address = address
     }

@@ -11,6 +11,9 @@ struct Counters {
     var retries = 0
     var connectErrors = 0
     var handshakeErrors = 0
+    /// TLS handshakes that failed (also counted in `handshakeErrors`), and the first reason.
+    var tlsHandshakeErrors = 0
+    var firstTLSError: String?
     var deflateNegotiated = 0
     var noContextTakeover = 0
     var closedByServer = 0
@@ -51,6 +54,8 @@ final class LoadGenerator {
     private var loadActive = false
     private var subscribersAtLoadStart = 0
 
+    /// The shared client SSL_CTX when either URL is wss://.
+    private let tlsContext: TLSClientContext?
     private let receiveBuffer: UnsafeMutableRawBufferPointer
     /// Scratch for inflated messages, shared by all connections (one message at a time).
     private var inflateBuffer: [UInt8] = []
@@ -61,6 +66,14 @@ final class LoadGenerator {
         epoll = try Epoll()
         connections = (0...config.connections).map { Connection(index: $0, isPublisher: $0 == config.connections) }
         wordsPerBroadcast = (config.connections + 63) / 64
+        if config.subscriber.isSecure || config.publisher.isSecure {
+            tlsContext = try TLSClientContext(caFile: config.tlsCAFile)
+            if config.tlsCAFile == nil && !config.quiet {
+                printError("classbench: wss:// without --tls-ca: the server's certificate is not verified")
+            }
+        } else {
+            tlsContext = nil
+        }
         receiveBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
     }
 
@@ -141,6 +154,7 @@ final class LoadGenerator {
         let result = BenchResult(
             label: config.label, throughputMode: config.isThroughputMode, rate: config.rate, window: config.window,
             subscriberURL: config.subscriberURL, publisherURL: config.publisherURL,
+            tls: config.subscriber.isSecure || config.publisher.isSecure, tlsVerified: tlsContext?.verifies ?? false,
             connections: config.connections, subscribersOpen: subscribersAtLoadStart, counters: counters,
             connectSeconds: connectSeconds, deflateOffered: config.deflate, size: config.template.size,
             duration: config.duration, loadSeconds: Double(timing.loadEndedAt &- timing.startedAt) / 1e9,
@@ -313,6 +327,8 @@ final class LoadGenerator {
     /// (SO_LINGER 0) so no TIME_WAIT is left behind on the client side.
     private func disconnect(_ c: Connection, to state: Connection.State, reset: Bool) {
         if c.fd >= 0 {
+            // Best effort close_notify; a reset connection is abandoned, not closed politely.
+            if let tls = c.tls, !reset { tls.shutdown() }
             if reset {
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
                 setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -341,6 +357,10 @@ final class LoadGenerator {
                 if event.writable || event.failed { connectCompleted(c) }
                 return
             }
+            if let tls = c.tls {
+                tlsReady(c, tls, event)
+                return
+            }
             if event.writable { flush(c) }
             if c.fd >= 0 && (event.readable || event.failed) { readAvailable(c) }
         }
@@ -356,12 +376,105 @@ final class LoadGenerator {
             disconnect(c, to: .idle, reset: false)
             return
         }
+        let endpoint = c.isPublisher ? config.publisher : config.subscriber
+        if endpoint.isSecure, let tlsContext {
+            do {
+                c.tls = try tlsContext.makeConnection(fd: c.fd, endpoint: endpoint)
+            } catch {
+                tlsHandshakeFailed(c, error.description)
+                return
+            }
+            c.state = .tlsHandshaking
+            tlsHandshakeStep(c)
+            return
+        }
+        sendUpgradeRequest(c)
+    }
+
+    private func sendUpgradeRequest(_ c: Connection) {
         let handshake = ClientHandshake(key: randomHandshakeKey(), offerDeflate: config.deflate,
                                         acceptValue: webSocketAcceptValue(forKey:))
         c.handshake = handshake
         c.state = .handshaking
         let endpoint = c.isPublisher ? config.publisher : config.subscriber
         write(c, handshake.request(target: endpoint.target, host: endpoint.hostHeader, extraHeaders: config.extraHeaders))
+    }
+
+    // MARK: - TLS (wss://)
+
+    /// Epoll readiness for a wss:// connection past TCP connect. OpenSSL may need the
+    /// opposite direction from the one the caller is after (a write waiting for a read,
+    /// a read for a write), so each side also runs when the other's wait is over.
+    private func tlsReady(_ c: Connection, _ tls: TLSClientConnection, _ event: Epoll.Event) {
+        if c.state == .tlsHandshaking {
+            tlsHandshakeStep(c)
+            return
+        }
+        if event.writable || (event.readable && tls.writeWantsRead) { flush(c) }
+        if c.fd >= 0 && (event.readable || event.failed || (event.writable && tls.readWantsWrite)) { readTLS(c, tls) }
+    }
+
+    private func tlsHandshakeStep(_ c: Connection) {
+        guard let tls = c.tls else { return }
+        switch tls.handshake() {
+        case .done:
+            sendUpgradeRequest(c)
+        case .wantRead:
+            watchWritable(c, false)
+        case .wantWrite:
+            watchWritable(c, true)
+        case .closed:
+            tlsHandshakeFailed(c, "TLS handshake: connection closed by the server")
+        case .error(let why):
+            tlsHandshakeFailed(c, why)
+        }
+    }
+
+    private func tlsHandshakeFailed(_ c: Connection, _ why: String) {
+        counters.tlsHandshakeErrors += 1
+        if counters.firstTLSError == nil { counters.firstTLSError = why }
+        handshakeFailed(c, why, kind: "wss")
+    }
+
+    /// Reads until OpenSSL wants more from the socket: it may hold decrypted bytes that
+    /// epoll cannot see. After a few records, a socket with more bytes in the kernel is
+    /// left for the next epoll round (level-triggered) so other connections get a turn.
+    private func readTLS(_ c: Connection, _ tls: TLSClientConnection) {
+        var reads = 0
+        while c.fd >= 0 {
+            let result = tls.read(into: receiveBuffer)
+            let now = monotonicNanos()
+            switch result {
+            case .done(let n):
+                counters.bytesReceived &+= UInt64(n)
+                received(c, UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<n]), now: now)
+                reads += 1
+                if reads >= 16 && !tls.hasBufferedInput { return }
+            case .wantRead:
+                watchWritable(c, tls.wantsWritable(outboxPending: c.outboxSent < c.outbox.count))
+                return
+            case .wantWrite:
+                watchWritable(c, true)
+                return
+            case .closed:
+                peerGone(c, "connection closed")
+                return
+            case .error(let why):
+                peerGone(c, why)
+                return
+            }
+        }
+    }
+
+    private func watchWritable(_ c: Connection, _ writable: Bool) {
+        guard c.fd >= 0, writable != c.watchingWritable else { return }
+        do {
+            try epoll.modify(c.fd, token: c.index, writable: writable)
+            c.watchingWritable = writable
+        } catch {
+            report("epoll", "\(error)")
+            disconnect(c, to: .closed, reset: true)
+        }
     }
 
     private func write(_ c: Connection, _ bytes: [UInt8]) {
@@ -373,6 +486,10 @@ final class LoadGenerator {
     /// Writes as much of the outbox as the kernel takes; watches for writability only
     /// while something is left.
     private func flush(_ c: Connection) {
+        if let tls = c.tls {
+            flushTLS(c, tls)
+            return
+        }
         while c.outboxSent < c.outbox.count {
             let sent = c.outbox.withUnsafeBytes { all in
                 let unsent = UnsafeRawBufferPointer(rebasing: all[c.outboxSent...])
@@ -400,6 +517,35 @@ final class LoadGenerator {
                 disconnect(c, to: .closed, reset: true)
             }
         }
+    }
+
+    /// `flush` through OpenSSL. A write that must wait is retried later from the same
+    /// outbox offset: the same bytes, possibly with more appended (moving-buffer mode).
+    private func flushTLS(_ c: Connection, _ tls: TLSClientConnection) {
+        writing: while c.outboxSent < c.outbox.count {
+            let result = c.outbox.withUnsafeBytes { all in
+                tls.write(UnsafeRawBufferPointer(rebasing: all[c.outboxSent...]))
+            }
+            switch result {
+            case .done(let n):
+                c.outboxSent += n
+            case .wantRead, .wantWrite:
+                break writing
+            case .closed:
+                disconnect(c, to: c.isInProgress ? .idle : .closed, reset: false)
+                return
+            case .error(let why):
+                report("TLS write", why)
+                disconnect(c, to: c.isInProgress ? .idle : .closed, reset: true)
+                return
+            }
+        }
+        let drained = c.outboxSent == c.outbox.count
+        if drained {
+            c.outbox.removeAll(keepingCapacity: false)
+            c.outboxSent = 0
+        }
+        watchWritable(c, tls.wantsWritable(outboxPending: !drained))
     }
 
     private func readAvailable(_ c: Connection) {
@@ -432,9 +578,9 @@ final class LoadGenerator {
         }
     }
 
-    private func handshakeFailed(_ c: Connection, _ why: String) {
+    private func handshakeFailed(_ c: Connection, _ why: String, kind: String = "handshake failed") {
         counters.handshakeErrors += 1
-        report("handshake failed", why)
+        report(kind, why)
         disconnect(c, to: .idle, reset: true)  // retried by the connect phase
     }
 

@@ -11,6 +11,20 @@ import WebSocketCodec
         #expect(e.target == "/class/42?role=student")
         #expect(e.address == 0x7F00_0001)
         #expect(e.hostHeader == "127.0.0.1:9500")
+        #expect(!e.isSecure)
+    }
+
+    @Test func parsesSecureURLsWithTheirDefaultPort() throws {
+        let e = try Endpoint("wss://localhost/class?x=1", allowRemote: false)
+        #expect(e.isSecure)
+        #expect(e.port == 443)
+        #expect(e.host == "localhost")
+        #expect(!e.hostIsAddress)
+        #expect(e.target == "/class?x=1")
+        let explicit = try Endpoint("wss://127.0.0.1:8443", allowRemote: false)
+        #expect(explicit.isSecure && explicit.port == 8443 && explicit.target == "/" && explicit.hostIsAddress)
+        #expect(explicit != (try Endpoint("ws://127.0.0.1:8443", allowRemote: false)))
+        #expect(throws: Endpoint.Failure.notLoopback("10.0.0.1")) { try Endpoint("wss://10.0.0.1/", allowRemote: false) }
     }
 
     @Test func defaultsAndLocalhost() throws {
@@ -29,7 +43,8 @@ import WebSocketCodec
     }
 
     @Test func rejectsMalformedURLs() {
-        #expect(throws: Endpoint.Failure.self) { try Endpoint("wss://127.0.0.1/", allowRemote: false) }
+        #expect(throws: Endpoint.Failure.unsupportedScheme("https://127.0.0.1/")) { try Endpoint("https://127.0.0.1/", allowRemote: false) }
+        #expect(throws: Endpoint.Failure.self) { try Endpoint("wss://127.0.0.1:0/", allowRemote: false) }
         #expect(throws: Endpoint.Failure.self) { try Endpoint("http://127.0.0.1/", allowRemote: false) }
         #expect(throws: Endpoint.Failure.self) { try Endpoint("ws://127.0.0.1:0/", allowRemote: false) }
         #expect(throws: Endpoint.Failure.self) { try Endpoint("ws://127.0.0.1:70000/", allowRemote: false) }
