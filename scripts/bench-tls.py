@@ -193,10 +193,35 @@ def fanout_section(results, cert, key, n):
     print(f"fan-out p99 wss/ws = {ratio:.2f} (issue 3 asks for at most 2)", flush=True)
 
 
+def handshake_section(results, kind, cert, key, rounds):
+    """Both servers run side by side (the idle one costs nothing) and their s_time runs
+    alternate, so drift in the machine's speed hits both alike; medians are compared."""
+    servers = {"nginx": nginx(cert, key), "ws-echo": ws_echo(cert, key)}
+    rates = {name: [] for name in servers}
+    try:
+        for r in range(rounds):
+            order = ["nginx", "ws-echo"] if r % 2 == 0 else ["ws-echo", "nginx"]
+            for name in order:
+                rates[name].append(s_time(servers[name].port))
+    finally:
+        for srv in servers.values():
+            srv.stop()
+    medians = {name: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1]) / 2
+               for name, v in rates.items()}
+    for name, v in rates.items():
+        results[f"handshakes_per_s/{kind}/{name}"] = round(medians[name])
+        results[f"handshakes_per_s/{kind}/{name}/runs"] = [round(x) for x in v]
+        print(f"handshakes/s {kind:5} {name:8} median {medians[name]:6.0f}  runs {' '.join(str(round(x)) for x in v)}", flush=True)
+    ratio = medians["ws-echo"] / medians["nginx"]
+    results[f"handshakes_ratio/{kind}"] = round(ratio, 3)
+    print(f"handshakes/s {kind:5} ws-echo / nginx = {ratio:.3f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description="TLS figures next to nginx (see the module docstring).")
     parser.add_argument("--fanout-only", action="store_true", help="only section 3 (wss vs ws fan-out; no nginx needed)")
     parser.add_argument("--conns", type=int, default=2000, help="fan-out subscribers (default 2000)")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved s_time runs per server and certificate (default 6)")
     args = parser.parse_args()
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "loadavg": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,14 +230,7 @@ def main():
             fanout_section(results, *certs["ecdsa"], args.conns)
             return write_results(results, "tls-fanout.json")
         for kind, (cert, key) in certs.items():
-            for name, start in (("nginx", lambda: nginx(cert, key)), ("ws-echo", lambda: ws_echo(cert, key))):
-                srv = start()
-                try:
-                    rate = s_time(srv.port)
-                finally:
-                    srv.stop()
-                results[f"handshakes_per_s/{kind}/{name}"] = round(rate)
-                print(f"handshakes/s {kind:5} {name:8} {rate:8.0f}", flush=True)
+            handshake_section(results, kind, cert, key, args.rounds)
         cert, key = certs["ecdsa"]
         for name, start, ws in (("nginx", lambda: nginx(cert, key), False), ("ws-echo", lambda: ws_echo(cert, key), True)):
             srv = start()
