@@ -1,6 +1,9 @@
 """ws-echo against an independent WebSocket client (Python websockets), over real loopback."""
 import asyncio
+import os
+import resource
 import socket
+import time
 
 import pytest
 import websockets
@@ -73,3 +76,44 @@ def test_sigterm_sends_going_away_and_exits(echo):
         assert e.value.rcvd is not None and e.value.rcvd.code == 1001
     asyncio.run(main())
     assert echo.proc.wait(5) == 0
+
+
+def _cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_pauses_accepting_and_recovers():
+    """A flood beyond the process's descriptor limit: the server neither spins on the
+    listener nor stops for good; once peers leave, new clients are served again."""
+    p = start_ws_echo()
+    try:
+        pid = p.proc.pid
+        base = open_fds(pid)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (base + 8, base + 8))
+        flood = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(40)]
+        time.sleep(0.5)
+        assert open_fds(pid) <= base + 8
+        before = _cpu_seconds(pid)
+        time.sleep(1.0)
+        assert _cpu_seconds(pid) - before < 0.3, "the server spins while out of descriptors"
+        assert "out of file descriptors" in p.output()
+        for s in flood:
+            s.close()
+        deadline = time.time() + 5
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", p.port), timeout=2) as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if s.recv(100).startswith(b"HTTP/1.1 200"):
+                        break
+            except OSError:
+                pass
+            assert time.time() < deadline, "not serving again after the flood left"
+            time.sleep(0.2)
+        deadline = time.time() + 5
+        while open_fds(pid) > base and time.time() < deadline:
+            time.sleep(0.1)
+        assert open_fds(pid) == base
+    finally:
+        p.stop()
