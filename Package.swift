@@ -65,7 +65,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "classbench", dependencies: [
-            "WebSocketCodec", "CZlib", "CEpoll", "COpenSSL",
+            "WebSocketCodec", "CZlib", "CEpoll", "COpenSSL", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

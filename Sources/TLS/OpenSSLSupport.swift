@@ -1,12 +1,12 @@
 // Small helpers around OpenSSL's C API: the per-thread error queue and memory BIOs.
 import COpenSSL
 
-enum OpenSSLError {
+public enum OpenSSLError {
     /// Empties this thread's OpenSSL error queue and returns the reason of its first (root)
     /// entry, e.g. "wrong version number". The queue is per thread and Dispatch reuses
     /// threads, so every caller drains it to keep one connection's errors from leaking into
     /// another's.
-    static func drainReason() -> String? {
+    public static func drainReason() -> String? {
         var reason: String?
         while true {
             let code = ERR_get_error()

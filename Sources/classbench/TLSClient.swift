@@ -2,6 +2,7 @@
 // (SSL_set_fd), so the epoll loop only has to map WANT_READ / WANT_WRITE to its interest set.
 import COpenSSL
 import Glibc
+import TLS  // OpenSSLError.drainReason: the server's reading of OpenSSL's error queue
 
 /// Outcome of one non-blocking TLS operation.
 enum TLSIOResult: Equatable {
@@ -31,7 +32,7 @@ final class TLSClientContext {
     init(caFile: String?) throws(TLSClientError) {
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_client_method()) else {
-            throw TLSClientError(description: "cannot create an SSL_CTX: \(Self.drainErrors() ?? "unknown error")")
+            throw TLSClientError(description: "cannot create an SSL_CTX: \(OpenSSLError.drainReason() ?? "unknown error")")
         }
         self.ctx = ctx
         verifies = caFile != nil
@@ -51,7 +52,7 @@ final class TLSClientContext {
         }
         if let caFile {
             guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else {
-                let reason = Self.drainErrors() ?? "unreadable"
+                let reason = OpenSSLError.drainReason() ?? "unreadable"
                 throw TLSClientError(description: "--tls-ca \(caFile): cannot load CA certificates (\(reason))")
             }
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
@@ -66,46 +67,27 @@ final class TLSClientContext {
     /// and with a CA file, a check that the certificate names the host (DNS or IP SAN).
     func makeConnection(fd: Int32, endpoint: Endpoint) throws(TLSClientError) -> TLSClientConnection {
         guard let ssl = SSL_new(ctx) else {
-            throw TLSClientError(description: "SSL_new: \(Self.drainErrors() ?? "out of memory")")
+            throw TLSClientError(description: "SSL_new: \(OpenSSLError.drainReason() ?? "out of memory")")
         }
         let connection = TLSClientConnection(ssl: ssl)  // frees ssl if a step below fails
         guard SSL_set_fd(ssl, fd) == 1 else {
-            throw TLSClientError(description: "SSL_set_fd: \(Self.drainErrors() ?? "failed")")
+            throw TLSClientError(description: "SSL_set_fd: \(OpenSSLError.drainReason() ?? "failed")")
         }
         SSL_set_connect_state(ssl)
         let isAddress = endpoint.hostIsAddress
         if !isAddress {
             guard copenssl_SSL_set_tlsext_host_name(ssl, endpoint.host) == 1 else {
-                throw TLSClientError(description: "cannot set SNI '\(endpoint.host)': \(Self.drainErrors() ?? "refused")")
+                throw TLSClientError(description: "cannot set SNI '\(endpoint.host)': \(OpenSSLError.drainReason() ?? "refused")")
             }
         }
         if verifies {
             let ok = isAddress ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), endpoint.host) == 1
                                : SSL_set1_host(ssl, endpoint.host) == 1
             guard ok else {
-                throw TLSClientError(description: "cannot check the certificate against '\(endpoint.host)': \(Self.drainErrors() ?? "refused")")
+                throw TLSClientError(description: "cannot check the certificate against '\(endpoint.host)': \(OpenSSLError.drainReason() ?? "refused")")
             }
         }
         return connection
-    }
-
-    /// Empties this thread's OpenSSL error queue (so the next SSL_get_error is not misled)
-    /// and returns the reason of its first entry, e.g. "certificate verify failed".
-    static func drainErrors() -> String? {
-        var reason: String?
-        while true {
-            let code = ERR_get_error()
-            if code == 0 { return reason }
-            if reason == nil {
-                if let text = ERR_reason_error_string(code) {
-                    reason = String(cString: text)
-                } else {
-                    var buffer = [CChar](repeating: 0, count: 256)
-                    ERR_error_string_n(code, &buffer, buffer.count)
-                    reason = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                }
-            }
-        }
     }
 }
 
@@ -184,14 +166,14 @@ final class TLSClientConnection {
             return .closed
         case SSL_ERROR_SYSCALL:
             failed = true
-            let reason = TLSClientContext.drainErrors()
+            let reason = OpenSSLError.drainReason()
             let err = errno
             // No queued error and errno 0: the peer closed TCP without close_notify.
             if reason == nil && err == 0 { return handshakeDone ? .closed : .error("\(operation): connection closed by the server") }
             return .error("\(operation): \(reason ?? String(cString: strerror(err)))")
         default:
             failed = true
-            var reason = TLSClientContext.drainErrors() ?? "error \(code)"
+            var reason = OpenSSLError.drainReason() ?? "error \(code)"
             let verify = SSL_get_verify_result(ssl)
             if !handshakeDone && verify != Int(X509_V_OK) {
                 reason += " (\(String(cString: X509_verify_cert_error_string(verify))))"
