@@ -31,6 +31,9 @@ final class Poller: @unchecked Sendable {
     /// Written once by `close()` to wake the waiting thread for good.
     private let wakeFD: Int32
     private let stopping = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
+    /// The waiting thread's name, e.g. "classctl.poll.0".
+    private let name: String
     private let events: UnsafeMutablePointer<epoll_event>
     private static let batch = 256
     private static let wakeToken = UInt64.max
@@ -49,6 +52,7 @@ final class Poller: @unchecked Sendable {
 
     init(queue: DispatchQueue, name: String) {
         self.queue = queue
+        self.name = name
         events = .allocate(capacity: Poller.batch)
         epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         let epollErrno = errno
@@ -63,6 +67,12 @@ final class Poller: @unchecked Sendable {
         var wake = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: Poller.wakeToken))
         _ = epoll_ctl(epfd, EPOLL_CTL_ADD, wakeFD, &wake)
         failure = nil
+    }
+
+    /// Starts the waiting thread (once). Until then nothing is delivered; a loop whose server
+    /// never starts holds no thread.
+    func run() {
+        guard failure == nil, !started.exchange(true, ordering: .relaxed) else { return }
         let thread = Thread { [self] in self.waitLoop() }
         thread.name = name
         thread.start()

@@ -78,12 +78,14 @@ public final class Server: @unchecked Sendable {
         // Every loop watches the listening socket and accepts for itself (the kernel wakes one
         // of them per connection): a new connection usually starts on the loop that accepted
         // it, with no hop between threads.
+        for loop in loops { loop.poller.run() }
         acceptors = loops.map { Acceptor(server: self, loop: $0, fd: l.fd) }
         for acceptor in acceptors {
             let watching = acceptor.loop.queue.sync { acceptor.watch() }
             if !watching {
                 let code = errno
                 acceptors.forEach { a in a.loop.queue.sync { a.stop() } }
+                loops.forEach { $0.poller.close() }
                 close(l.fd)
                 listenFD = -1
                 throw PollerError(call: "epoll_ctl(listening socket)", code: code)

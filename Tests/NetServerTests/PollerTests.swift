@@ -41,6 +41,7 @@ private final class Recorder: PollHandler, @unchecked Sendable {
         let queue = DispatchQueue(label: "poller-test")
         queue.setSpecific(key: Recorder.key, value: "poller-test")
         let poller = Poller(queue: queue, name: "poller-test")
+        poller.run()
         defer { poller.close() }
         #expect(poller.failure == nil)
         let (a, b) = socketPair()
@@ -59,8 +60,16 @@ private final class Recorder: PollHandler, @unchecked Sendable {
         queue.sync { poller.setWritable(a, true) }
         #expect(waitUntil(queue) { recorder.writable > 0 })
         queue.sync { poller.setWritable(a, false) }
-        let settled = queue.sync { recorder.writable }
-        usleep(50_000)
+        // A batch the waiting thread took before the change may still arrive, once; with
+        // interest still on, the count would keep growing and never settle.
+        var settled = queue.sync { recorder.writable }
+        for _ in 0..<20 {
+            usleep(30_000)
+            let now = queue.sync { recorder.writable }
+            if now == settled { break }
+            settled = now
+        }
+        usleep(100_000)
         #expect(queue.sync { recorder.writable } == settled)
         // After remove nothing is delivered, even with bytes waiting.
         queue.sync { poller.remove(a) }
@@ -74,6 +83,7 @@ private final class Recorder: PollHandler, @unchecked Sendable {
         let queue = DispatchQueue(label: "poller-test")
         queue.setSpecific(key: Recorder.key, value: "poller-test")
         let poller = Poller(queue: queue, name: "poller-test")
+        poller.run()
         defer { poller.close() }
         let (a, b) = socketPair()
         defer { close(a) }
@@ -87,6 +97,7 @@ private final class Recorder: PollHandler, @unchecked Sendable {
     @Test func aBadDescriptorIsRefused() {
         let queue = DispatchQueue(label: "poller-test")
         let poller = Poller(queue: queue, name: "poller-test")
+        poller.run()
         defer { poller.close() }
         let recorder = Recorder()
         #expect(queue.sync { poller.add(-1, recorder) } == false)
