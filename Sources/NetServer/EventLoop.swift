@@ -1,5 +1,5 @@
 // An event loop is one serial DispatchQueue that owns a set of connections. Its poller (one
-// epoll instance behind one Dispatch read source) delivers readiness on that queue, so a
+// epoll instance and a thread waiting on it) delivers readiness on that queue, so a
 // connection's state is only ever touched there: no locks on the per-connection path.
 import Dispatch
 import Foundation

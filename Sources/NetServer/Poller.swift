@@ -108,15 +108,15 @@ final class Poller: @unchecked Sendable {
         }
     }
 
-    /// Starts watching `fd` for reading (and writing when `writable`). `exclusive` asks the
+    /// Starts watching `fd` for reading; on failure errno says why. `exclusive` asks the
     /// kernel to wake only one of the pollers sharing the descriptor (the listening socket).
-    func add(_ fd: Int32, _ handler: PollHandler, writable: Bool = false, exclusive: Bool = false) -> Bool {
+    func add(_ fd: Int32, _ handler: PollHandler, exclusive: Bool = false) -> Bool {
         guard fd >= 0, epfd >= 0 else { return false }
         if Int(fd) >= slots.count { slots.append(contentsOf: repeatElement(Slot(), count: Int(fd) + 1 - slots.count)) }
         nextGeneration &+= 1
         slots[Int(fd)] = Slot(handler: handler, generation: nextGeneration)
         // EPOLLEXCLUSIVE allows only EPOLLIN/EPOLLOUT beside it (EINVAL with EPOLLRDHUP).
-        let mask = exclusive ? EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue : Poller.mask(writable: writable)
+        let mask = exclusive ? EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue : Poller.mask(writable: false)
         var event = epoll_event(events: mask,
                                 data: epoll_data_t(u64: Poller.token(fd, nextGeneration)))
         guard epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) == 0 else {

@@ -81,9 +81,8 @@ public final class Server: @unchecked Sendable {
         for loop in loops { loop.poller.run() }
         acceptors = loops.map { Acceptor(server: self, loop: $0, fd: l.fd) }
         for acceptor in acceptors {
-            let watching = acceptor.loop.queue.sync { acceptor.watch() }
-            if !watching {
-                let code = errno
+            let code = acceptor.loop.queue.sync { acceptor.watch() }
+            if code != 0 {
                 acceptors.forEach { a in a.loop.queue.sync { a.stop() } }
                 loops.forEach { $0.poller.close() }
                 close(l.fd)
@@ -242,12 +241,15 @@ private final class Acceptor: PollHandler, @unchecked Sendable {
         self.fd = fd
     }
 
+    /// Returns 0, or the errno of a failure (logged).
     @discardableResult
-    func watch() -> Bool {
-        guard !stopped, !watching else { return watching }
+    func watch() -> Int32 {
+        guard !stopped, !watching else { return 0 }
         watching = loop.poller.add(fd, self, exclusive: true)
-        if !watching { server.log(.error, "cannot watch the listening socket on loop \(loop.index) (errno \(errno))") }
-        return watching
+        if watching { return 0 }
+        let code = errno
+        server.log(.error, "cannot watch the listening socket on loop \(loop.index) (errno \(code))")
+        return code
     }
 
     func stop() {

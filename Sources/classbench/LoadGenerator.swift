@@ -483,13 +483,21 @@ final class LoadGenerator {
         flush(c)
     }
 
-    /// Writes as much of the outbox as the kernel takes; watches for writability only
-    /// while something is left.
+    /// Writes as much of the outbox as the kernel (or OpenSSL) takes; watches for
+    /// writability only while something is left or OpenSSL asks for it.
     private func flush(_ c: Connection) {
-        if let tls = c.tls {
-            flushTLS(c, tls)
-            return
+        let stillOpen = c.tls.map { writeTLS(c, $0) } ?? writePlain(c)
+        guard stillOpen else { return }
+        let drained = c.outboxSent == c.outbox.count
+        if drained {
+            c.outbox.removeAll(keepingCapacity: false)
+            c.outboxSent = 0
         }
+        watchWritable(c, c.tls?.wantsWritable(outboxPending: !drained) ?? !drained)
+    }
+
+    /// Sends until the outbox is empty or the socket is full; false if the connection was dropped.
+    private func writePlain(_ c: Connection) -> Bool {
         while c.outboxSent < c.outbox.count {
             let sent = c.outbox.withUnsafeBytes { all in
                 let unsent = UnsafeRawBufferPointer(rebasing: all[c.outboxSent...])
@@ -499,30 +507,17 @@ final class LoadGenerator {
                 if errno == EINTR { continue }
                 if errno == EAGAIN || errno == EWOULDBLOCK { break }
                 disconnect(c, to: c.isInProgress ? .idle : .closed, reset: false)
-                return
+                return false
             }
             c.outboxSent += sent
         }
-        let drained = c.outboxSent == c.outbox.count
-        if drained {
-            c.outbox.removeAll(keepingCapacity: false)
-            c.outboxSent = 0
-        }
-        if drained == c.watchingWritable {
-            do {
-                try epoll.modify(c.fd, token: c.index, writable: !drained)
-                c.watchingWritable = !drained
-            } catch {
-                report("epoll", "\(error)")
-                disconnect(c, to: .closed, reset: true)
-            }
-        }
+        return true
     }
 
-    /// `flush` through OpenSSL. A write that must wait is retried later from the same
+    /// `writePlain` through OpenSSL. A write that must wait is retried later from the same
     /// outbox offset: the same bytes, possibly with more appended (moving-buffer mode).
-    private func flushTLS(_ c: Connection, _ tls: TLSClientConnection) {
-        writing: while c.outboxSent < c.outbox.count {
+    private func writeTLS(_ c: Connection, _ tls: TLSClientConnection) -> Bool {
+        while c.outboxSent < c.outbox.count {
             let result = c.outbox.withUnsafeBytes { all in
                 tls.write(UnsafeRawBufferPointer(rebasing: all[c.outboxSent...]))
             }
@@ -530,22 +525,17 @@ final class LoadGenerator {
             case .done(let n):
                 c.outboxSent += n
             case .wantRead, .wantWrite:
-                break writing
+                return true
             case .closed:
                 disconnect(c, to: c.isInProgress ? .idle : .closed, reset: false)
-                return
+                return false
             case .error(let why):
                 report("TLS write", why)
                 disconnect(c, to: c.isInProgress ? .idle : .closed, reset: true)
-                return
+                return false
             }
         }
-        let drained = c.outboxSent == c.outbox.count
-        if drained {
-            c.outbox.removeAll(keepingCapacity: false)
-            c.outboxSent = 0
-        }
-        watchWritable(c, tls.wantsWritable(outboxPending: !drained))
+        return true
     }
 
     private func readAvailable(_ c: Connection) {

@@ -22,6 +22,15 @@ private final class Recorder: PollHandler, @unchecked Sendable {
 }
 
 @Suite struct PollerTests {
+    /// A poller on a queue tagged so handlers can check they run on it.
+    private func startedPoller() -> (DispatchQueue, Poller) {
+        let queue = DispatchQueue(label: "poller-test")
+        queue.setSpecific(key: Recorder.key, value: "poller-test")
+        let poller = Poller(queue: queue, name: "poller-test")
+        poller.run()
+        return (queue, poller)
+    }
+
     private func socketPair() -> (Int32, Int32) {
         var fds: [Int32] = [0, 0]
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0, &fds) == 0)
@@ -38,10 +47,7 @@ private final class Recorder: PollHandler, @unchecked Sendable {
     }
 
     @Test func readinessIsDeliveredOnTheLoopQueueAndStopsAfterRemove() {
-        let queue = DispatchQueue(label: "poller-test")
-        queue.setSpecific(key: Recorder.key, value: "poller-test")
-        let poller = Poller(queue: queue, name: "poller-test")
-        poller.run()
+        let (queue, poller) = startedPoller()
         defer { poller.close() }
         #expect(poller.failure == nil)
         let (a, b) = socketPair()
@@ -80,10 +86,7 @@ private final class Recorder: PollHandler, @unchecked Sendable {
     }
 
     @Test func peerHangUpCountsAsReadable() {
-        let queue = DispatchQueue(label: "poller-test")
-        queue.setSpecific(key: Recorder.key, value: "poller-test")
-        let poller = Poller(queue: queue, name: "poller-test")
-        poller.run()
+        let (queue, poller) = startedPoller()
         defer { poller.close() }
         let (a, b) = socketPair()
         defer { close(a) }
@@ -95,9 +98,7 @@ private final class Recorder: PollHandler, @unchecked Sendable {
     }
 
     @Test func aBadDescriptorIsRefused() {
-        let queue = DispatchQueue(label: "poller-test")
-        let poller = Poller(queue: queue, name: "poller-test")
-        poller.run()
+        let (queue, poller) = startedPoller()
         defer { poller.close() }
         let recorder = Recorder()
         #expect(queue.sync { poller.add(-1, recorder) } == false)

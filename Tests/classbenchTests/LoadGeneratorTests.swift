@@ -4,26 +4,13 @@ import Testing
 
 /// End-to-end: the real epoll client against the in-process `TestRelay`.
 @Suite(.serialized) struct LoadGeneratorTests {
-    // Generous drain and broadcast timeouts: a loaded CI machine may delay a delivery, and
-    // only the broadcast that is really dropped should ever wait for them.
-    private func config(url: String, connections: Int, rate: Double?, duration: Double, serverPID: Int32? = nil,
-                        deflate: Bool = false) throws -> BenchConfig {
-        let endpoint = try Endpoint(url, allowRemote: false)
-        return BenchConfig(
-            subscriberURL: url, publisherURL: url, subscriber: endpoint, publisher: endpoint,
-            connections: connections, template: try MessageTemplate("@@{seq}@@", size: 64), rate: rate, window: 2,
-            duration: duration, deflate: deflate, serverPID: serverPID, ramp: 5000, maxPending: 8,
-            connectTimeout: 10, settle: 0, drain: 5, broadcastTimeout: 3, hardTimeout: 30,
-            subscriberHello: nil, extraHeaders: [], label: "test", quiet: true)
-    }
-
     @Test func latencyModeCountsEveryDeliveryLossAndDuplicate() throws {
         // Broadcast 3 never reaches the first subscriber; broadcast 5 reaches the second twice.
         let relay = try TestRelay(drop: .init(sequence: 3, client: 0), duplicate: .init(sequence: 5, client: 1))
         relay.start()
         defer { relay.stop() }
         // 50 broadcasts/s for 0.2 s on a fixed schedule: exactly 10 broadcasts.
-        let generator = try LoadGenerator(config: config(url: relay.url, connections: 20, rate: 50, duration: 0.2,
+        let generator = try LoadGenerator(config: testConfig(url: relay.url, connections: 20, rate: 50, duration: 0.2,
                                                          serverPID: getpid()))
         let result = try generator.run()
         generator.closeAll()
@@ -51,7 +38,7 @@ import Testing
         let relay = try TestRelay()
         relay.start()
         defer { relay.stop() }
-        let generator = try LoadGenerator(config: config(url: relay.url, connections: 10, rate: nil, duration: 0.3))
+        let generator = try LoadGenerator(config: testConfig(url: relay.url, connections: 10, rate: nil, duration: 0.3))
         let result = try generator.run()
         generator.closeAll()
 
@@ -70,7 +57,7 @@ import Testing
         let relay = try TestRelay(splitWrites: true, deflate: true)
         relay.start()
         defer { relay.stop() }
-        let generator = try LoadGenerator(config: config(url: relay.url, connections: 5, rate: 50, duration: 0.1, deflate: true))
+        let generator = try LoadGenerator(config: testConfig(url: relay.url, connections: 5, rate: 50, duration: 0.1, deflate: true))
         let result = try generator.run()
         generator.closeAll()
 
@@ -88,7 +75,7 @@ import Testing
         let relay = try TestRelay(corruptAccept: true)
         relay.start()
         defer { relay.stop() }
-        let generator = try LoadGenerator(config: config(url: relay.url, connections: 3, rate: 10, duration: 0.1))
+        let generator = try LoadGenerator(config: testConfig(url: relay.url, connections: 3, rate: 10, duration: 0.1))
         let result = try generator.run()
         generator.closeAll()
 

@@ -61,21 +61,11 @@ private func unrelatedAuthorityFile(in directory: String) throws -> String {
 
 /// End-to-end over TLS: the epoll client against NetServer with a TLSServerContext.
 @Suite(.serialized) struct TLSLoadTests {
-    private func config(url: String, connections: Int, rate: Double, duration: Double, caFile: String?) throws -> BenchConfig {
-        let endpoint = try Endpoint(url, allowRemote: false)
-        return BenchConfig(
-            subscriberURL: url, publisherURL: url, subscriber: endpoint, publisher: endpoint,
-            connections: connections, template: try MessageTemplate("@@{seq}@@", size: 256), rate: rate, window: 2,
-            duration: duration, deflate: false, serverPID: nil, ramp: 5000, maxPending: 8,
-            connectTimeout: 20, settle: 0, drain: 5, broadcastTimeout: 3, hardTimeout: 60,
-            subscriberHello: nil, extraHeaders: [], label: "tls-test", quiet: true, tlsCAFile: caFile)
-    }
-
     @Test func latencyModeOverWSSDeliversEverything() throws {
         let relay = try SecureRelay()
         defer { relay.stop() }
         // 50 broadcasts/s for 0.4 s: exactly 20 broadcasts to 24 subscribers, unverified.
-        let generator = try LoadGenerator(config: config(url: relay.url(), connections: 24, rate: 50, duration: 0.4, caFile: nil))
+        let generator = try LoadGenerator(config: testConfig(url: relay.url(), connections: 24, rate: 50, duration: 0.4, size: 256))
         let result = try generator.run()
         generator.closeAll()
 
@@ -99,7 +89,7 @@ private func unrelatedAuthorityFile(in directory: String) throws -> String {
         defer { relay.stop() }
         // localhost: SNI and a DNS-name check; 127.0.0.1 would be an IP-address check.
         for host in ["localhost", "127.0.0.1"] {
-            let generator = try LoadGenerator(config: config(url: relay.url(host: host), connections: 5, rate: 50, duration: 0.1,
+            let generator = try LoadGenerator(config: testConfig(url: relay.url(host: host), connections: 5, rate: 50, duration: 0.1,
                                                              caFile: relay.authorityFile))
             let result = try generator.run()
             generator.closeAll()
@@ -115,7 +105,7 @@ private func unrelatedAuthorityFile(in directory: String) throws -> String {
         let relay = try SecureRelay()
         defer { relay.stop() }
         let otherCA = try unrelatedAuthorityFile(in: relay.directory)
-        let generator = try LoadGenerator(config: config(url: relay.url(), connections: 3, rate: 10, duration: 0.1, caFile: otherCA))
+        let generator = try LoadGenerator(config: testConfig(url: relay.url(), connections: 3, rate: 10, duration: 0.1, caFile: otherCA))
         let result = try generator.run()
         generator.closeAll()
 
@@ -137,7 +127,7 @@ private func unrelatedAuthorityFile(in directory: String) throws -> String {
     @Test func aCertificateForAnotherNameFailsVerification() throws {
         let relay = try SecureRelay(names: ["localhost"])
         defer { relay.stop() }
-        let generator = try LoadGenerator(config: config(url: relay.url(host: "127.0.0.1"), connections: 1, rate: 10, duration: 0.1,
+        let generator = try LoadGenerator(config: testConfig(url: relay.url(host: "127.0.0.1"), connections: 1, rate: 10, duration: 0.1,
                                                          caFile: relay.authorityFile))
         let result = try generator.run()
         generator.closeAll()
@@ -150,7 +140,7 @@ private func unrelatedAuthorityFile(in directory: String) throws -> String {
     @Test func anUnreadableCAFileIsAClearError() throws {
         let url = "wss://127.0.0.1:1/"
         #expect(throws: TLSClientError.self) {
-            _ = try LoadGenerator(config: config(url: url, connections: 1, rate: 10, duration: 0.1, caFile: "/nonexistent/ca.pem"))
+            _ = try LoadGenerator(config: testConfig(url: url, connections: 1, rate: 10, duration: 0.1, caFile: "/nonexistent/ca.pem"))
         }
     }
 }
