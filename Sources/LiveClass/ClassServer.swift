@@ -38,15 +38,16 @@ public final class ClassServer: Sendable {
     public var all: [ClassSession] { classes.withLock { Array($0.values) } }
 
     /// Installs the routes and WebSocket endpoint into a server configuration.
-    public func install(into config: inout ServerConfiguration, serverRef: ServerRef) {
-        config.webSocketRoute = { [self] request, _ in
+    public func install(into config: inout ServerConfiguration) {
+        config.webSocketLimits.maxMessageBytes = ClassLimits.maxMessageBytes
+        config.webSocketRoute = { [self] request, connection in
             guard request.path == "/ws" else { return nil }
             let code = Self.queryValue(request.query, "class")
             guard let s = session(code: code) else { return UnknownClassSocket() }
-            return ClassSocket(session: s)
+            return ClassSocket(session: s, address: connection.clientAddress(for: request))
         }
-        config.responder = { [self] request, _ in
-            route(request, server: serverRef.server)
+        config.responder = { [self] request, connection in
+            route(request, server: connection.server)
         }
     }
 
@@ -137,20 +138,21 @@ public final class ClassServer: Sendable {
         lines.append("# HELP classctl_broadcast_fanout_max_seconds Longest broadcast fan-out so far.")
         lines.append("# TYPE classctl_broadcast_fanout_max_seconds gauge")
         lines.append("classctl_broadcast_fanout_max_seconds \(Double(s.broadcastMicrosMax) / 1e6)")
-        for session in all {
-            let sum = session.summary()
-            lines.append("classctl_class_participants{class=\"\(session.code)\"} \(sum.participants)")
+        // Per class, one family at a time (the text format wants a family's samples together).
+        let sessions = all.sorted { $0.code < $1.code }
+        let views = sessions.map { ($0.code, $0.publicView) }
+        func perClass(_ name: String, _ type: String, _ help: String, _ value: (PublicView) -> Int) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) \(type)")
+            for (code, v) in views { lines.append("\(name){class=\"\(code)\"} \(value(v))") }
         }
-        lines.append("classctl_uptime_seconds \((wallClockMillis() - started) / 1000)")
+        perClass("classctl_class_participants", "gauge", "Participants connected to the class.") { $0.participants }
+        perClass("classctl_class_instructors", "gauge", "Instructor consoles connected to the class.") { $0.instructors }
+        perClass("classctl_class_token_refusals_total", "counter", "Wrong instructor tokens refused.") { $0.tokenRefusals }
+        metric("classctl_uptime_seconds", "gauge", "Seconds since this server started.", Int((wallClockMillis() - started) / 1000))
         var h = HTTPHeaders(); h.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         return HTTPResponse(status: 200, headers: h, body: Array((lines.joined(separator: "\n") + "\n").utf8))
     }
-}
-
-/// Lets routes reach the server created after the configuration (set once, then read-only).
-public final class ServerRef: @unchecked Sendable {
-    public var server: Server?
-    public init() {}
 }
 
 /// For `/ws?class=UNKNOWN`: says so and closes (1008).

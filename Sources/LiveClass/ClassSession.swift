@@ -6,13 +6,24 @@ import Dispatch
 import Foundation
 import Logging
 import NetServer
+import Synchronization
 import ClassPlan
 import ClassEngine
 
 public enum Role: String, Sendable { case participant, instructor }
 
+/// What HTTP routes show of a class, published by the class queue after every change so a
+/// route (on an event loop) reads it without waiting for that queue, which writes to disk.
+struct PublicView: Sendable {
+    var snapshot: Snapshot
+    var participants = 0
+    var instructors = 0
+    var done = 0
+    var tokenRefusals = 0
+}
+
 /// Mutable state is owned by `queue`; `code`, `plan`, `steps` and the JSON built at init are
-/// immutable.
+/// immutable, and `view` is guarded by its Mutex.
 public final class ClassSession: @unchecked Sendable {
     public let code: String
     public let plan: ClassPlan
@@ -32,18 +43,24 @@ public final class ClassSession: @unchecked Sendable {
     private var announceID = 0
     private var timer: DispatchSourceTimer?
     private var presenceScheduled = false
-    private var failedLogins: [String: (count: Int, since: Int64, blockedUntil: Int64)] = [:]
+    private var tokenGuesses = TokenGuessLimiter()
+    private let view: Mutex<PublicView>
+    /// Runs on the class queue after each recorded event is on disk (tests slow the disk with it).
+    private let onRecorded: (@Sendable () -> Void)?
     private var stateJSONCache: String = ""
     private var onFinished: (@Sendable () -> Void)?
 
     struct Member {
         let connection: Connection
+        /// The client's address (behind trusted proxies, the one they forward).
+        let address: String
         var role: Role
         var name: String?
+        var wrongTokens = 0
     }
 
     public init(code: String, plan: ClassPlan, instructorToken: String, server: Server, leadMs: Int64 = 300,
-                recordDirectory: URL?, logger: Logger) throws {
+                recordDirectory: URL?, logger: Logger, onRecorded: (@Sendable () -> Void)? = nil) throws {
         self.code = code
         self.plan = plan
         self.engine = ClassEngine(plan: plan)
@@ -51,6 +68,7 @@ public final class ClassSession: @unchecked Sendable {
         self.instructorToken = Array(instructorToken.utf8)
         self.leadMs = leadMs
         self.logger = logger
+        self.onRecorded = onRecorded
         self.queue = DispatchQueue(label: "classctl.class.\(code)")
         self.group = server.makeBroadcastGroup()
         self.classJSON = Messages.classJSON(code: code, plan: plan, steps: engine.steps)
@@ -60,6 +78,7 @@ public final class ClassSession: @unchecked Sendable {
             recordingPath = writer.fileURL.path
         }
         stateJSONCache = Messages.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
+        view = Mutex(PublicView(snapshot: engine.snapshot))
     }
 
     /// Called once when the class reaches `finished`.
@@ -67,9 +86,9 @@ public final class ClassSession: @unchecked Sendable {
 
     // MARK: Joining and leaving (from the sockets' loops)
 
-    func join(_ c: Connection) {
+    func join(_ c: Connection, address: String) {
         queue.async { [self] in
-            members[c.id] = Member(connection: c, role: .participant, name: nil)
+            members[c.id] = Member(connection: c, address: address, role: .participant, name: nil)
             c.send(text: welcome(role: .participant, clientID: c.id))
             group.add(c)
             schedulePresence()
@@ -102,28 +121,26 @@ public final class ClassSession: @unchecked Sendable {
 
     func hello(_ c: Connection, role: Role, name: String?, token: String?) {
         queue.async { [self] in
-            guard members[c.id] != nil else { return }
-            if let name { members[c.id]?.name = String(name.prefix(40)) }
+            guard let member = members[c.id] else { return }
+            if let name { members[c.id]?.name = String(name.prefix(ClassLimits.maxNameCharacters)) }
             if role == .instructor {
-                let now = wallClockMillis()
-                var record = failedLogins[c.remoteAddress] ?? (0, now, 0)
-                if record.blockedUntil > now {
-                    c.send(text: Messages.error("throttled", "Too many wrong tokens; try again in \((record.blockedUntil - now) / 1000 + 1) s."))
-                    return
+                let correct = token.map { constantTimeEquals(Array($0.utf8), instructorToken) } ?? false
+                switch tokenGuesses.attempt(correct: correct, address: member.address, wrongOnConnection: member.wrongTokens, now: wallClockMillis()) {
+                case .accept:
+                    members[c.id]?.role = .instructor
+                    logger.info("class \(code): instructor joined from \(member.address)")
+                    c.send(text: welcome(role: .instructor, clientID: c.id))
+                case .refuse(let delayMs, let close):
+                    members[c.id]?.wrongTokens += 1
+                    logger.warning("class \(code): wrong instructor token from \(member.address)\(close ? "; closing that connection" : "")")
+                    // Holds the session (and so its loops) until then, even if the server stops meanwhile.
+                    let answer: @Sendable () -> Void = { [self, c] in
+                        _ = self
+                        c.send(text: Messages.error("bad-token", "That instructor token is not right."))
+                        if close { c.close(code: 1008, reason: "too many wrong instructor tokens") }
+                    }
+                    if delayMs > 0 { queue.asyncAfter(deadline: .now() + .milliseconds(Int(delayMs)), execute: answer) } else { answer() }
                 }
-                guard let token, constantTimeEquals(Array(token.utf8), instructorToken) else {
-                    if now - record.since > 60_000 { record = (0, now, 0) }
-                    record.count += 1
-                    if record.count >= 5 { record.blockedUntil = now + 60_000; record.count = 0; record.since = now }
-                    failedLogins[c.remoteAddress] = record
-                    logger.warning("class \(code): wrong instructor token from \(c.remoteAddress)")
-                    c.send(text: Messages.error("bad-token", "That instructor token is not right."))
-                    return
-                }
-                failedLogins[c.remoteAddress] = nil
-                members[c.id]?.role = .instructor
-                logger.info("class \(code): instructor joined from \(c.remoteAddress)")
-                c.send(text: welcome(role: .instructor, clientID: c.id))
             }
             schedulePresence()
         }
@@ -169,7 +186,12 @@ public final class ClassSession: @unchecked Sendable {
                 c.send(text: Messages.error("not-instructor", "Only the instructor can do that."))
                 return
             }
-            sendAnnouncement(String(text.prefix(280)))
+            // Refused rather than cut: a cut message can say something else than meant.
+            guard text.count <= ClassLimits.maxAnnouncementCharacters else {
+                c.send(text: Messages.error("too-long", "Announcements are at most \(ClassLimits.maxAnnouncementCharacters) characters; this one has \(text.count)."))
+                return
+            }
+            sendAnnouncement(text)
         }
     }
 
@@ -219,6 +241,7 @@ public final class ClassSession: @unchecked Sendable {
             schedulePresence()
         }
         stateJSONCache = Messages.state(snap, serverTime: wallClockMillis(), effectiveAt: effectiveAt)
+        publishView()
         // State supersedes state: a slow phone gets the newest, never a backlog.
         group.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable)
         scheduleTimer()
@@ -253,6 +276,7 @@ public final class ClassSession: @unchecked Sendable {
     // MARK: Presence
 
     private func schedulePresence() {
+        publishView()
         guard !presenceScheduled else { return }
         presenceScheduled = true
         // At most ~4 presence messages a second, however many phones come and go.
@@ -285,21 +309,35 @@ public final class ClassSession: @unchecked Sendable {
         return o.done
     }
 
-    // MARK: Snapshot for HTTP
+    // MARK: The view for HTTP (any thread, never waits for the class queue)
+
+    /// On the class queue: makes the current state visible to `publicView`.
+    private func publishView() {
+        var v = PublicView(snapshot: engine.snapshot)
+        for m in members.values { if m.role == .instructor { v.instructors += 1 } else { v.participants += 1 } }
+        v.done = doneOnStep.count
+        v.tokenRefusals = tokenGuesses.refusals
+        view.withLock { $0 = v }
+    }
+
+    var publicView: PublicView { view.withLock { $0 } }
 
     /// The current state and plan summary as JSON (GET /api/classes/CODE).
     public func snapshotJSON() -> String {
-        queue.sync {
-            var o = JSONObject()
-            o.add("class", raw: classJSON)
-            o.add("state", raw: Messages.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil))
-            o.add("presence", raw: presenceJSON(withNames: false))
-            return o.done
-        }
+        let v = publicView
+        var o = JSONObject()
+        o.add("class", raw: classJSON)
+        o.add("state", raw: Messages.state(v.snapshot, serverTime: wallClockMillis(), effectiveAt: nil))
+        var p = JSONObject()
+        p.add("type", "presence"); p.add("participants", v.participants); p.add("instructors", v.instructors)
+        p.add("done", v.done); p.add("step", v.snapshot.stepIndex)
+        o.add("presence", raw: p.done)
+        return o.done
     }
 
     public func summary() -> (status: String, participants: Int) {
-        queue.sync { (engine.snapshot.status.rawValue, members.values.filter { $0.role == .participant }.count) }
+        let v = publicView
+        return (v.snapshot.status.rawValue, v.participants)
     }
 
     // MARK: Recording
@@ -308,6 +346,7 @@ public final class ClassSession: @unchecked Sendable {
         guard let r = recorder else { return }
         do {
             try r.append(event)
+            onRecorded?()
         } catch {
             // A full disk must not stop the class: say so loudly and keep running.
             logger.error("class \(code): cannot write the recording (\(error)); the class goes on unrecorded from here")

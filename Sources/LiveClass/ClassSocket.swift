@@ -5,14 +5,18 @@ import NetServer
 /// Confined to the connection's loop queue (NetServer calls delegates only there).
 final class ClassSocket: WebSocketDelegate {
     let session: ClassSession
-    // Token bucket: 20 messages/s sustained, bursts of 40.
-    private var tokens: Double = 40
+    /// The client's address (behind trusted proxies, the forwarded one), fixed at the upgrade.
+    let address: String
+    // Token bucket (ClassLimits): a sustained rate and a burst.
+    private var tokens = ClassLimits.messageBurst
     private var lastRefill = monotonicNow()
-    private static let rate = 20.0, burst = 40.0
 
-    init(session: ClassSession) { self.session = session }
+    init(session: ClassSession, address: String) {
+        self.session = session
+        self.address = address
+    }
 
-    func webSocketDidOpen(_ c: Connection) { session.join(c) }
+    func webSocketDidOpen(_ c: Connection) { session.join(c, address: address) }
     func webSocketDidClose(_ c: Connection) { session.leave(c) }
 
     func webSocket(_ c: Connection, didReceiveBinary data: [UInt8]) {
@@ -22,15 +26,11 @@ final class ClassSocket: WebSocketDelegate {
     func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {
         let received = wallClockMillis()
         let now = monotonicNow()
-        tokens = min(ClassSocket.burst, tokens + Double(now - lastRefill) / 1000 * ClassSocket.rate)
+        tokens = min(ClassLimits.messageBurst, tokens + Double(now - lastRefill) / 1000 * ClassLimits.messagesPerSecond)
         lastRefill = now
         tokens -= 1
         if tokens < 0 {
             c.close(code: 1008, reason: "too many messages")
-            return
-        }
-        if text.count > 64 * 1024 {
-            c.close(code: 1009, reason: "message too big")
             return
         }
         switch Messages.decode(text) {

@@ -19,10 +19,20 @@ public final class BroadcastFrames: Sendable {
     func compressed(windowBits: Int) -> ByteBuffer? { compressedByWindow[windowBits] }
 }
 
-/// `members[i]` is touched only on `loops[i].queue`; `shared` is guarded by its Mutex.
-public final class BroadcastGroup: @unchecked Sendable {
+/// The members of one group on one loop. Owned by that loop's queue: a separate object per
+/// loop, so loops never write to shared storage (one `[[Connection]]` would be one value
+/// mutated from several threads).
+final class LoopMembers: @unchecked Sendable {
+    var list: [Connection] = []
+}
+
+/// `perLoop[i]` is touched only on `loops[i].queue`; `shared` is guarded by its Mutex and
+/// `total` is atomic.
+public final class BroadcastGroup: Sendable {
     private let loops: [EventLoop]
-    private var members: [[Connection]]
+    private let perLoop: [LoopMembers]
+    /// Members over all loops, for metrics and tests: read without visiting any loop.
+    private let total = Atomic<Int>(0)
     private let threshold: Int
     /// Window sizes of the deflate members, so we compress only for sizes in use, and a
     /// compressor for the callers of broadcast (any thread).
@@ -30,18 +40,20 @@ public final class BroadcastGroup: @unchecked Sendable {
 
     init(loops: [EventLoop], compressionThreshold: Int) {
         self.loops = loops
-        self.members = Array(repeating: [], count: loops.count)
+        self.perLoop = loops.map { _ in LoopMembers() }
         self.threshold = compressionThreshold
         self.shared = Mutex(([:], SharedDeflateCompressor()))
     }
 
-    func members(on loop: Int) -> [Connection] { members[loop] }
+    /// On loop `loop`'s queue only.
+    func members(on loop: Int) -> [Connection] { perLoop[loop].list }
 
     /// Adds a WebSocket connection. Call from the connection's delegate (on its loop).
     public func add(_ c: Connection) {
         c.loop.execute { [self] in
             guard !c.isTornDown, !c.groups.contains(where: { $0 === self }) else { return }
-            members[c.loop.index].append(c)
+            perLoop[c.loop.index].list.append(c)
+            total.add(1, ordering: .relaxed)
             c.groups.append(self)
             if let w = c.deflate?.serverMaxWindowBits {
                 shared.withLock { $0.windows[w, default: 0] += 1 }
@@ -57,10 +69,11 @@ public final class BroadcastGroup: @unchecked Sendable {
     }
 
     func removeOnLoop(_ c: Connection) {
-        let i = c.loop.index
-        guard let k = members[i].firstIndex(where: { $0 === c }) else { return }
-        members[i].swapAt(k, members[i].count - 1)
-        members[i].removeLast()
+        let members = perLoop[c.loop.index]
+        guard let k = members.list.firstIndex(where: { $0 === c }) else { return }
+        members.list.swapAt(k, members.list.count - 1)
+        members.list.removeLast()
+        total.subtract(1, ordering: .relaxed)
         if let w = c.deflate?.serverMaxWindowBits {
             shared.withLock { state in
                 state.windows[w, default: 1] -= 1
@@ -96,12 +109,6 @@ public final class BroadcastGroup: @unchecked Sendable {
         }
     }
 
-    /// Number of members (sums the loops' lists on their queues; for metrics and tests).
-    public func count() -> Int {
-        var total = 0
-        for (i, loop) in loops.enumerated() {
-            if loop.inLoop { total += members[i].count } else { total += loop.queue.sync { members[i].count } }
-        }
-        return total
-    }
+    /// Number of members over all loops (never waits for a loop).
+    public func count() -> Int { total.load(ordering: .relaxed) }
 }

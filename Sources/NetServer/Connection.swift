@@ -28,7 +28,8 @@ public final class Connection: @unchecked Sendable {
     public let id: UInt64
     public let remoteAddress: String
     public unowned let loop: EventLoop
-    unowned let server: Server
+    /// The server that accepted this connection (routes reach static files and stats through it).
+    public unowned let server: Server
     let fd: Int32
 
     var loopSlot = -1
@@ -57,10 +58,6 @@ public final class Connection: @unchecked Sendable {
     private var closingSince: Int64 = 0
     private var closeAfterFlush = false
     private(set) var isTornDown = false
-    /// The request that opened the WebSocket (path, query, headers), kept for the delegate.
-    public private(set) var upgradeRequest: HTTPRequest?
-    /// Free slot for the application (e.g. which class and role this phone has).
-    public var userInfo: AnyObject?
 
     init(fd: Int32, id: UInt64, remoteAddress: String, loop: EventLoop, server: Server) {
         self.fd = fd
@@ -88,6 +85,12 @@ public final class Connection: @unchecked Sendable {
     }
 
     public var isWebSocket: Bool { ws != nil }
+
+    /// The client's address for `request`: the peer's, or, when the peer is a trusted proxy
+    /// (`ServerConfiguration.trustedProxies`), the one its `Forwarded` / `X-Forwarded-For` gives.
+    public func clientAddress(for request: HTTPRequest) -> String {
+        ForwardedFor.clientAddress(peer: remoteAddress, headers: request.headers, trusted: server.configuration.trustedProxies)
+    }
 
     // MARK: Reading
 
@@ -217,13 +220,12 @@ public final class Connection: @unchecked Sendable {
             http = nil
             deflate = accepted.deflate
             ws = WebSocketConnectionMachine(deflate: accepted.deflate, limits: server.configuration.webSocketLimits)
-            upgradeRequest = request
             delegate = d
             lastPingAt = monotonicMillis()
             loop.stats.webSocketsOpened += 1
             enqueue(ByteBuffer(accepted.response.serialize()), kind: .ordinary)
             flushOutbound()
-            server.log(.debug, "connection \(id) upgraded to WebSocket\(deflate != nil ? " (permessage-deflate)" : "")")
+            server.log(.debug, "connection \(id) from \(clientAddress(for: request)) upgraded to WebSocket\(deflate != nil ? " (permessage-deflate)" : "")")
             d.webSocketDidOpen(self)
             if !leftover.isEmpty, !isTornDown {
                 leftover.withUnsafeBytes { receivedWebSocket($0) }

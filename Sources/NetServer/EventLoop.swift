@@ -51,6 +51,9 @@ public final class EventLoop: @unchecked Sendable {
     /// to place each new connection on the least busy loop.
     let assigned = Atomic<Int>(0)
     var stats = LoopStats()
+    /// A copy of `stats` that other threads may read without waiting for this loop (routes
+    /// such as /metrics run on another loop). Refreshed by the loop's once-a-second sweep.
+    private let published = Mutex(LoopStats())
     private var timer: DispatchSourceTimer?
 
     struct PendingBroadcast {
@@ -87,6 +90,15 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     func stopTimer() { timer?.cancel(); timer = nil }
+
+    /// On the loop: makes the current counters visible to `publishedStats`.
+    func publishStats() {
+        let s = stats
+        published.withLock { $0 = s }
+    }
+
+    /// The counters as of the last `publishStats` (at most a second old); any thread, never waits for the loop.
+    var publishedStats: LoopStats { published.withLock { $0 } }
 
     func register(_ c: Connection) {
         c.loopSlot = connections.count

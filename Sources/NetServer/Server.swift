@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSServerContext?
     public var tlsHandshakeTimeoutMs: Int64 = 10_000
     public var logger = Logger(label: "classctl.net")
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
+    /// (`Connection.clientAddress(for:)`); empty: the socket's peer is the client.
+    public var trustedProxies: [IPRange] = []
 
     /// Application routes, consulted before static files. Called on a loop queue.
     public var responder: (@Sendable (HTTPRequest, Connection) -> HTTPResponse?)?
@@ -96,6 +99,7 @@ public final class Server: @unchecked Sendable {
                     let now = monotonicMillis()
                     // Iterate a copy: a sweep may tear connections down (which edits the list).
                     for c in loop.connections { c.sweep(now: now, config: configuration) }
+                    loop.publishStats()
                 }
             }
         }
@@ -141,12 +145,21 @@ public final class Server: @unchecked Sendable {
         BroadcastGroup(loops: loops, compressionThreshold: configuration.webSocketLimits.compressionThreshold)
     }
 
-    /// Counters summed over the loops.
+    /// Counters summed over the loops, without waiting for any of them: the calling loop's
+    /// own counters are current, the others' at most a second old. Safe on a loop (routes).
     public func stats() -> LoopStats {
         var total = LoopStats()
-        for loop in loops {
-            total.add(loop.inLoop ? loop.stats : loop.queue.sync { loop.stats })
-        }
+        for loop in loops { total.add(loop.inLoop ? loop.stats : loop.publishedStats) }
+        return total
+    }
+
+    /// Current counters, read on each loop's queue: blocks until every loop has run it. For
+    /// tests and tools outside the loops; never call it on a loop (two loops doing so at
+    /// once would wait for each other).
+    public func currentStats() -> LoopStats {
+        precondition(!loops.contains { $0.inLoop }, "currentStats() blocks on the loops; use stats() on a loop")
+        var total = LoopStats()
+        for loop in loops { total.add(loop.queue.sync { loop.stats }) }
         return total
     }
 

@@ -1,6 +1,7 @@
 // `classctl start` settings: built-in defaults < config file < environment < flags.
 import Foundation
 import Yams
+import HTTPCodec
 
 struct Settings: Equatable {
     var host = "0.0.0.0"
@@ -18,12 +19,14 @@ struct Settings: Equatable {
     var tlsKey: String?
     /// A plain-HTTP port that redirects to https (only with TLS).
     var httpRedirectPort: Int?
+    /// Reverse proxies whose Forwarded / X-Forwarded-For headers give the client's address.
+    var trustedProxies: [String] = []
 
     struct Problem: Error, CustomStringConvertible { let description: String }
 
     static let keys: Set<String> = ["host", "port", "record_dir", "code", "token", "allowed_origins", "lead_ms",
                                     "log_level", "log_format", "web_root", "public_url",
-                                    "tls_cert", "tls_key", "http_redirect_port"]
+                                    "tls_cert", "tls_key", "http_redirect_port", "trusted_proxies"]
 
     /// Applies a YAML config file (keys as in config/classctl.yaml).
     mutating func apply(configFile path: String) throws {
@@ -70,6 +73,10 @@ struct Settings: Equatable {
         if let v = try str("tls_cert") { tlsCert = v }
         if let v = try str("tls_key") { tlsKey = v }
         if let v = try int("http_redirect_port") { httpRedirectPort = v }
+        if let v = map["trusted_proxies"], !(v is NSNull) {
+            guard let list = v as? [String] else { throw Problem(description: "\(path): 'trusted_proxies' must be a list of addresses or ranges") }
+            trustedProxies = list
+        }
     }
 
     /// Applies CLASSCTL_* environment variables.
@@ -93,6 +100,9 @@ struct Settings: Equatable {
         if let v = env["CLASSCTL_PUBLIC_URL"] { publicURL = v }
         if let v = env["CLASSCTL_TLS_CERT"] { tlsCert = v }
         if let v = env["CLASSCTL_TLS_KEY"] { tlsKey = v }
+        if let v = env["CLASSCTL_TRUSTED_PROXIES"] {
+            trustedProxies = v.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         if let v = env["CLASSCTL_HTTP_REDIRECT_PORT"] {
             guard let p = Int(v) else { throw Problem(description: "CLASSCTL_HTTP_REDIRECT_PORT must be a number, not '\(v)'") }
             httpRedirectPort = p
@@ -118,6 +128,12 @@ struct Settings: Equatable {
         }
         if let token, token.utf8.count < 16 {
             throw Problem(description: "the instructor token must be at least 16 characters")
+        }
+        if let token, Set(token).count < 6 {
+            throw Problem(description: "the instructor token repeats too few characters to be hard to guess; use at least 6 different ones (or leave it unset for a random one)")
+        }
+        for p in trustedProxies where IPRange(p) == nil {
+            throw Problem(description: "trusted proxy '\(p)' is not an address or a range like 10.0.0.0/8")
         }
     }
 }

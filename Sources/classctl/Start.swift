@@ -32,6 +32,7 @@ struct Start: ParsableCommand {
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve https and wss (see docs/tls.md, `classctl cert`).") var tlsCert: String?
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert (passphrase, if any, from CLASSCTL_TLS_KEY_PASSPHRASE).") var tlsKey: String?
     @Option(name: .customLong("http-redirect-port"), help: "Also listen for plain HTTP on this port and redirect it to https.") var httpRedirectPort: Int?
+    @Option(name: .customLong("trusted-proxy"), help: "A reverse proxy (address or range, repeatable) whose Forwarded / X-Forwarded-For headers give the client's address.") var trustedProxies: [String] = []
     @Option(help: "Replay speed factor for recordings.") var speed: Double = 1
 
     func resolvedSettings(environment: [String: String]) throws -> Settings {
@@ -52,6 +53,7 @@ struct Start: ParsableCommand {
         if let tlsCert { s.tlsCert = tlsCert }
         if let tlsKey { s.tlsKey = tlsKey }
         if let httpRedirectPort { s.httpRedirectPort = httpRedirectPort }
+        if !trustedProxies.isEmpty { s.trustedProxies = trustedProxies }
         try s.validate()
         return s
     }
@@ -117,18 +119,16 @@ struct Start: ParsableCommand {
 
         // 3. The server.
         let classes = ClassServer(qrSVG: { link in try? QRCode(link).svg() })
-        let ref = ServerRef()
         var config = ServerConfiguration()
         config.host = settings.host
         config.port = settings.port
         config.webRoot = web
         config.logger = Logger(label: "classctl.net")
         config.handshake = WebSocketHandshakeConfig(allowedOrigins: settings.allowedOrigins, enableDeflate: true)
-        config.webSocketLimits.maxMessageBytes = 64 * 1024
         config.tls = tlsContext
-        classes.install(into: &config, serverRef: ref)
+        config.trustedProxies = settings.trustedProxies.compactMap(IPRange.init)
+        classes.install(into: &config)
         let server = Server(configuration: config)
-        ref.server = server
 
         let session: ClassSession
         do {
