@@ -4,17 +4,16 @@ import Foundation
 import Logging
 import HTTPCodec
 import NetServer
-import Synchronization
 
-/// The class registry. `classes` is guarded by its Mutex; routes run on loop queues.
+/// The class registry. `classes` is guarded by its lock; routes run on loop queues.
 public final class ClassServer: Sendable {
-    private let classes = Mutex<[String: ClassSession]>([:])
-    private let defaultCode = Mutex<String?>(nil)
+    private let classes = Locked<[String: ClassSession]>([:])
+    private let defaultCode = Locked<String?>(nil)
     private let started = wallClockMillis()
     /// Renders a QR code of a link as SVG (provided by the caller so this module stays small).
     private let qrSVG: @Sendable (String) -> String?
     /// The public base URL for join links (e.g. "http://192.168.1.5:8080").
-    private let baseURL = Mutex<String>("")
+    private let baseURL = Locked<String>("")
 
     public init(qrSVG: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.qrSVG = qrSVG

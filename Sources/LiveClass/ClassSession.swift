@@ -6,7 +6,6 @@ import Dispatch
 import Foundation
 import Logging
 import NetServer
-import Synchronization
 import ClassPlan
 import ClassEngine
 
@@ -23,7 +22,7 @@ struct PublicView: Sendable {
 }
 
 /// Mutable state is owned by `queue`; `code`, `plan`, `steps` and the JSON built at init are
-/// immutable, and `view` is guarded by its Mutex.
+/// immutable, and `view` is guarded by its lock.
 public final class ClassSession: @unchecked Sendable {
     public let code: String
     public let plan: ClassPlan
@@ -44,7 +43,7 @@ public final class ClassSession: @unchecked Sendable {
     private var timer: DispatchSourceTimer?
     private var presenceScheduled = false
     private var tokenGuesses = TokenGuessLimiter()
-    private let view: Mutex<PublicView>
+    private let view: Locked<PublicView>
     /// Runs on the class queue after each recorded event is on disk (tests slow the disk with it).
     private let onRecorded: (@Sendable () -> Void)?
     private var stateJSONCache: String = ""
@@ -78,7 +77,7 @@ public final class ClassSession: @unchecked Sendable {
             recordingPath = writer.fileURL.path
         }
         stateJSONCache = Messages.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
-        view = Mutex(PublicView(snapshot: engine.snapshot))
+        view = Locked(PublicView(snapshot: engine.snapshot))
     }
 
     /// Called once when the class reaches `finished`.

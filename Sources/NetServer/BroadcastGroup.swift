@@ -26,7 +26,7 @@ final class LoopMembers: @unchecked Sendable {
     var list: [Connection] = []
 }
 
-/// `perLoop[i]` is touched only on `loops[i].queue`; `shared` is guarded by its Mutex and
+/// `perLoop[i]` is touched only on `loops[i].queue`; `shared` is guarded by its lock and
 /// `total` is atomic.
 public final class BroadcastGroup: Sendable {
     private let loops: [EventLoop]
@@ -36,13 +36,13 @@ public final class BroadcastGroup: Sendable {
     private let threshold: Int
     /// Window sizes of the deflate members, so we compress only for sizes in use, and a
     /// compressor for the callers of broadcast (any thread).
-    private let shared: Mutex<(windows: [Int: Int], compressor: SharedDeflateCompressor)>
+    private let shared: Locked<(windows: [Int: Int], compressor: SharedDeflateCompressor)>
 
     init(loops: [EventLoop], compressionThreshold: Int) {
         self.loops = loops
         self.perLoop = loops.map { _ in LoopMembers() }
         self.threshold = compressionThreshold
-        self.shared = Mutex(([:], SharedDeflateCompressor()))
+        self.shared = Locked(([:], SharedDeflateCompressor()))
     }
 
     /// On loop `loop`'s queue only.

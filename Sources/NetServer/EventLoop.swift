@@ -34,7 +34,7 @@ public struct LoopStats: Sendable {
 }
 
 /// Owned by `queue`: every mutable property below is touched only on it, except
-/// `pendingBroadcasts`, which is guarded by its Mutex.
+/// `published` and `pendingBroadcasts`, which are guarded by their locks.
 public final class EventLoop: @unchecked Sendable {
     public let index: Int
     public let queue: DispatchQueue
@@ -53,7 +53,7 @@ public final class EventLoop: @unchecked Sendable {
     var stats = LoopStats()
     /// A copy of `stats` that other threads may read without waiting for this loop (routes
     /// such as /metrics run on another loop). Refreshed by the loop's once-a-second sweep.
-    private let published = Mutex(LoopStats())
+    private let published = Locked(LoopStats())
     private var timer: DispatchSourceTimer?
 
     struct PendingBroadcast {
@@ -62,7 +62,7 @@ public final class EventLoop: @unchecked Sendable {
         let kind: OutboundKind
         var enqueuedAt: UInt64 = DispatchTime.now().uptimeNanoseconds
     }
-    private let pendingBroadcasts = Mutex<(items: [PendingBroadcast], scheduled: Bool)>(([], false))
+    private let pendingBroadcasts = Locked<(items: [PendingBroadcast], scheduled: Bool)>(([], false))
 
     init(index: Int, readBufferSize: Int = 64 * 1024) {
         self.index = index

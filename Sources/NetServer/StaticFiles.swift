@@ -5,7 +5,6 @@ import Glibc
 #endif
 import Foundation
 import HTTPCodec
-import Synchronization
 
 final class StaticFiles: Sendable {
     let root: String          // canonical (realpath) web root, no trailing slash
@@ -20,7 +19,7 @@ final class StaticFiles: Sendable {
         let etag: String
         let contentType: String
     }
-    private let cache = Mutex<[String: Entry]>([:])
+    private let cache = Locked<[String: Entry]>([:])
 
     init?(root: String) {
         guard let real = realpath(root, nil) else { return nil }
