@@ -4,7 +4,7 @@
 // Rules (docs/timeline.md, "Running a class"):
 // - idle --start--> running on step 0; timed steps end by themselves (tick), distance steps on `next`.
 // - pause freezes elapsed time; resume shifts the step's start and end by the paused span.
-// - next/previous/restartStep/jump while paused land on the new step still paused, at elapsed 0.
+// - next/previous/restart/jump while paused land on the new step still paused, at elapsed 0.
 // - next on the last step and `end` from any state finish the class; finished is final.
 // - Every change bumps `seq` by exactly one; a failed command changes nothing.
 // - Time never runs backward: a command whose `at` is earlier than the last change is applied
@@ -19,7 +19,7 @@ public enum EngineStatus: String, Sendable, Codable {
 }
 
 public enum EngineCommand: Sendable, Equatable {
-    case start, pause, resume, next, previous, restartStep
+    case start, pause, resume, next, previous, restart
     case extend(seconds: Int)
     case jump(step: Int)
     case end
@@ -34,7 +34,7 @@ public enum EngineCommand: Sendable, Equatable {
         case .resume: return "resume"
         case .next: return "next"
         case .previous: return "previous"
-        case .restartStep: return "restartStep"
+        case .restart: return "restart"
         case .extend: return "extend"
         case .jump: return "jump"
         case .end: return "end"
@@ -55,7 +55,7 @@ extension EngineCommand: Codable {
         case "resume": self = .resume
         case "next": self = .next
         case "previous": self = .previous
-        case "restartStep": self = .restartStep
+        case "restart", "restartStep": self = .restart   // "restartStep": recordings of format 1
         case "extend": self = .extend(seconds: try container.decode(Int.self, forKey: .seconds))
         case "jump": self = .jump(step: try container.decode(Int.self, forKey: .step))
         case "end": self = .end
@@ -123,8 +123,13 @@ public struct ClassEngine: Sendable {
     public private(set) var snapshot: Snapshot
 
     public init(plan: ClassPlan) {
+        self.init(plan: plan, steps: Expansion.steps(for: plan))
+    }
+
+    /// An engine over steps already expanded (a recording stores the steps it ran).
+    public init(plan: ClassPlan, steps: [Step]) {
         self.plan = plan
-        self.steps = Expansion.steps(for: plan)
+        self.steps = steps
         self.snapshot = Snapshot(seq: 0, status: .idle, at: 0, stepIndex: nil, stepCount: steps.count, stepRun: 0,
                                  stepStartedAt: nil, stepEndsAt: nil, pausedAt: nil, classStartedAt: nil,
                                  finishedAt: nil, current: nil, next: steps.first)
@@ -194,7 +199,7 @@ public struct ClassEngine: Sendable {
             guard let index = snapshot.stepIndex else { return notStarted }
             enter(max(index - 1, 0), at: time, paused: paused)
 
-        case .restartStep:
+        case .restart:
             guard let index = snapshot.stepIndex else { return notStarted }
             enter(index, at: time, paused: paused)
 

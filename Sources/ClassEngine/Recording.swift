@@ -21,6 +21,10 @@ public struct RecordedEvent: Codable, Sendable, Equatable {
         /// A free-text message the instructor broadcast.
         case announce
         case finished
+        /// A participant's "I need to stop" (`client`, `name`), its undo, and the instructor's acknowledgement.
+        case stopSignal = "stop-signal"
+        case stopWithdrawn = "stop-withdrawn"
+        case stopAcknowledged = "stop-acknowledged"
     }
 
     public var at: Int64
@@ -30,27 +34,43 @@ public struct RecordedEvent: Codable, Sendable, Equatable {
     /// Engine seq after the event.
     public var seq: Int
     public var stepIndex: Int?
+    /// The participant an event is about (stop signals): the server's connection id and the
+    /// display name, if they gave one.
+    public var client: Int64?
+    public var name: String?
 
-    public init(at: Int64, kind: Kind, command: EngineCommand? = nil, text: String? = nil, seq: Int, stepIndex: Int? = nil) {
+    public init(at: Int64, kind: Kind, command: EngineCommand? = nil, text: String? = nil, seq: Int, stepIndex: Int? = nil,
+                client: Int64? = nil, name: String? = nil) {
         self.at = at
         self.kind = kind
         self.command = command
         self.text = text
         self.seq = seq
         self.stepIndex = stepIndex
+        self.client = client
+        self.name = name
     }
 }
 
+/// Line 1 of a recording. The format is versioned explicitly: any change to what a recording
+/// holds (this header, RecordedEvent, Step, the plan's Codable form) bumps `currentFormat`, and
+/// the reader keeps reading the older ones (RecordingFormatTests enforces both).
+///   classctl-recording/1  plan only; `restartStep` for the restart command
+///   classctl-recording/2  plus the expanded steps the class ran; stop signals (`client`, `name`)
 public struct RecordingHeader: Codable, Sendable, Equatable {
-    public static let currentFormat = "classctl-recording/1"
+    public static let currentFormat = "classctl-recording/2"
+    public static let readableFormats: Set<String> = ["classctl-recording/1", currentFormat]
     public var format: String
     public var classCode: String
     public var startedAt: Int64
     public var plan: ClassPlan
+    /// The steps as run (format 2 on); a format-1 header has none and its plan is expanded.
+    public var steps: [Step]?
 }
 
 public struct Recording: Sendable, Equatable {
     public var plan: ClassPlan
+    public var steps: [Step]
     public var classCode: String
     public var startedAt: Int64
     public var events: [RecordedEvent]
@@ -71,7 +91,7 @@ public final class RecordingWriter {
 
     /// Creates `directory` if needed and a new file `class-<code>-<startedAt>.jsonl` in it,
     /// then writes and syncs the header. Throws RecordingError with the path and the system's reason.
-    public init(directory: URL, plan: ClassPlan, classCode: String, startedAt: Int64) throws {
+    public init(directory: URL, plan: ClassPlan, steps: [Step], classCode: String, startedAt: Int64) throws {
         let safeCode = String(classCode.unicodeScalars.filter { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") }
             .map(Character.init).prefix(32))
         fileURL = directory.appendingPathComponent("class-\(safeCode.isEmpty ? "class" : safeCode)-\(startedAt).jsonl")
@@ -85,7 +105,7 @@ public final class RecordingWriter {
             throw RecordingError("cannot create recording \(fileURL.path): \(String(cString: strerror(errno)))")
         }
         let header = RecordingHeader(format: RecordingHeader.currentFormat, classCode: classCode,
-                                     startedAt: startedAt, plan: plan)
+                                     startedAt: startedAt, plan: plan, steps: steps)
         do {
             try writeLine(header)
             Self.syncDirectory(directory)
@@ -114,12 +134,18 @@ public final class RecordingWriter {
         }
     }
 
-    private func writeLine(_ value: some Encodable) throws {
-        guard descriptor >= 0 else { throw RecordingError("recording \(fileURL.path) is already closed") }
+    /// One line of a recording, as written (sorted keys, so the shape is stable).
+    public static func encodeLine(_ value: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var line = try encoder.encode(value)  // JSON never contains a raw newline
         line.append(0x0A)
+        return line
+    }
+
+    private func writeLine(_ value: some Encodable) throws {
+        guard descriptor >= 0 else { throw RecordingError("recording \(fileURL.path) is already closed") }
+        let line = try Self.encodeLine(value)
         try line.withUnsafeBytes { buffer in
             guard let base = buffer.baseAddress else { return }
             var offset = 0
@@ -186,9 +212,10 @@ public enum RecordingReader {
         } catch {
             throw RecordingError("\(name):1: not a classctl recording header (\(brief(error)))")
         }
-        guard header.format == RecordingHeader.currentFormat else {
-            throw RecordingError("\(name):1: unsupported recording format '\(header.format)'")
+        guard RecordingHeader.readableFormats.contains(header.format) else {
+            throw RecordingError("\(name):1: unsupported recording format '\(header.format)' (this classctl reads \(RecordingHeader.readableFormats.sorted().joined(separator: ", ")))")
         }
+        let steps = header.steps ?? Expansion.steps(for: header.plan)
 
         var events: [RecordedEvent] = []
         var warnings: [String] = []
@@ -207,7 +234,7 @@ public enum RecordingReader {
                 warnings.append("\(name):\(number): ignored a truncated or unreadable last line")
             }
         }
-        return Recording(plan: header.plan, classCode: header.classCode, startedAt: header.startedAt,
+        return Recording(plan: header.plan, steps: steps, classCode: header.classCode, startedAt: header.startedAt,
                          events: events, warnings: warnings)
     }
 

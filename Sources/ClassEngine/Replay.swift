@@ -32,7 +32,7 @@ public enum ReplaySchedule {
     /// Runs the recording through a fresh engine; returns every snapshot in order and the
     /// instant the recording stops (its last event).
     public static func snapshots(of recording: Recording) -> (snapshots: [Snapshot], endedAt: Int64) {
-        var engine = ClassEngine(plan: recording.plan)
+        var engine = ClassEngine(plan: recording.plan, steps: recording.steps)
         var snapshots: [Snapshot] = []
         func tick(to instant: Int64) {
             while let deadline = engine.nextDeadline, deadline <= instant,
@@ -69,7 +69,27 @@ public enum PlanExport {
             plan = recording.plan
             header += "# No step of this recording ran for a second or more: this is the plan as written.\n"
         }
+        let stops = stopSignalNotes(recording)
+        if !stops.isEmpty { plan.notes = (plan.notes.map { $0 + " " } ?? "") + stops }
         return header + PlanWriter.yaml(plan)
+    }
+
+    /// "I need to stop" signals raised during the class, for the exported notes: who, when,
+    /// on which step, and whether the instructor acknowledged it.
+    static func stopSignalNotes(_ recording: Recording) -> String {
+        let raised = recording.events.filter { $0.kind == .stopSignal }
+        guard !raised.isEmpty else { return "" }
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let lines = raised.map { e -> String in
+            let who = e.name.map { "\($0)" } ?? "a participant"
+            let step = e.stepIndex.flatMap { i in recording.steps.indices.contains(i) ? "step \(i + 1) (\(recording.steps[i].title))" : nil } ?? "before the start"
+            let outcome = recording.events.first { $0.client == e.client && $0.at >= e.at && ($0.kind == .stopAcknowledged || $0.kind == .stopWithdrawn) }
+            let how = outcome?.kind == .stopAcknowledged ? "acknowledged" : outcome?.kind == .stopWithdrawn ? "taken back" : "not acknowledged"
+            return "\(who) at \(formatter.string(from: Date(timeIntervalSince1970: Double(e.at) / 1000))) UTC on \(step), \(how)"
+        }
+        return "Stop signals (\"I need to stop\"): " + lines.joined(separator: "; ") + "."
     }
 
     /// Each step entry that counted, with its running time (pauses excluded).

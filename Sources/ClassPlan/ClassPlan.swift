@@ -80,6 +80,10 @@ public struct Segment: Sendable, Codable, Equatable {
         self.cues = cues
     }
 
+    /// Steps this segment expands into: each round, and a rest between rounds when it has one
+    /// (the rule the validator's step limit and the engine's expansion share).
+    public var stepCount: Int { restMs == nil ? max(rounds, 1) : max(rounds, 1) * 2 - 1 }
+
     /// Time of one round: the duration, or the pace of a distance round (nil if unknown).
     public var roundEstimateMs: Int64? { durationMs ?? paceMs }
 }

@@ -115,7 +115,7 @@ struct PlanDecoder {
                     idOwners[id] = path
                 }
             }
-            stepCount += segment.restMs == nil ? segment.rounds : segment.rounds * 2 - 1
+            stepCount += segment.stepCount
             segments.append(segment)
         }
         if stepCount > Self.maxSteps {

@@ -148,6 +148,8 @@ public final class ClassServer: Sendable {
         perClass("classctl_class_participants", "gauge", "Participants connected to the class.") { $0.participants }
         perClass("classctl_class_instructors", "gauge", "Instructor consoles connected to the class.") { $0.instructors }
         perClass("classctl_class_token_refusals_total", "counter", "Wrong instructor tokens refused.") { $0.tokenRefusals }
+        perClass("classctl_class_stop_signals_total", "counter", "\"I need to stop\" signals raised by participants.") { $0.stopSignals }
+        perClass("classctl_class_stop_alerts_open", "gauge", "Stop signals the instructor has not acknowledged yet.") { $0.openStopAlerts }
         metric("classctl_uptime_seconds", "gauge", "Seconds since this server started.", Int((wallClockMillis() - started) / 1000))
         var h = HTTPHeaders(); h.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         return HTTPResponse(status: 200, headers: h, body: Array((lines.joined(separator: "\n") + "\n").utf8))
@@ -157,7 +159,7 @@ public final class ClassServer: Sendable {
 /// For `/ws?class=UNKNOWN`: says so and closes (1008).
 final class UnknownClassSocket: WebSocketDelegate {
     func webSocketDidOpen(_ c: Connection) {
-        c.send(text: Messages.error("unknown-class", "There is no class with that code on this server."))
+        c.send(text: ServerMessage.error("unknown-class", "There is no class with that code on this server."))
         c.close(code: 1008, reason: "unknown class")
     }
     func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {}

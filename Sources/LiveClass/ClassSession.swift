@@ -19,6 +19,8 @@ struct PublicView: Sendable {
     var instructors = 0
     var done = 0
     var tokenRefusals = 0
+    var stopSignals = 0
+    var openStopAlerts = 0
 }
 
 /// Mutable state is owned by `queue`; `code`, `plan`, `steps` and the JSON built at init are
@@ -39,6 +41,9 @@ public final class ClassSession: @unchecked Sendable {
     public private(set) var recordingPath: String?
     private var members: [UInt64: Member] = [:]
     private var doneOnStep: Set<UInt64> = []
+    /// Open "I need to stop" signals by client id, and how many were raised in all.
+    private var stopAlerts: [Int64: ServerMessage.StopAlert] = [:]
+    private var stopSignals = 0
     private var announceID = 0
     private var timer: DispatchSourceTimer?
     private var presenceScheduled = false
@@ -70,13 +75,13 @@ public final class ClassSession: @unchecked Sendable {
         self.onRecorded = onRecorded
         self.queue = DispatchQueue(label: "classctl.class.\(code)")
         self.group = server.makeBroadcastGroup()
-        self.classJSON = Messages.classJSON(code: code, plan: plan, steps: engine.steps)
+        self.classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: engine.steps)
         if let dir = recordDirectory {
-            let writer = try RecordingWriter(directory: dir, plan: plan, classCode: code, startedAt: wallClockMillis())
+            let writer = try RecordingWriter(directory: dir, plan: plan, steps: engine.steps, classCode: code, startedAt: wallClockMillis())
             recorder = writer
             recordingPath = writer.fileURL.path
         }
-        stateJSONCache = Messages.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
+        stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
         view = Locked(PublicView(snapshot: engine.snapshot))
     }
 
@@ -98,100 +103,133 @@ public final class ClassSession: @unchecked Sendable {
         queue.async { [self] in
             guard members.removeValue(forKey: c.id) != nil else { return }
             doneOnStep.remove(c.id)
+            if stopAlerts[Int64(c.id)] != nil {
+                stopAlerts[Int64(c.id)]?.online = false
+                sendAlerts()
+            }
             schedulePresence()
         }
     }
 
     private func welcome(role: Role, clientID: UInt64) -> String {
         let now = wallClockMillis()
-        var o = JSONObject()
-        o.add("type", "welcome")
-        o.add("protocol", 1)
-        o.add("serverTime", now)
-        o.add("role", role.rawValue)
-        o.add("clientId", Int64(clientID))
-        o.add("class", raw: classJSON)
-        o.add("state", raw: Messages.state(engine.snapshot, serverTime: now, effectiveAt: nil))
-        o.add("presence", raw: presenceJSON(withNames: role == .instructor))
-        return o.done
+        return ServerMessage.welcome(role: role, clientID: clientID, serverTime: now, classJSON: classJSON,
+                                     state: ServerMessage.state(engine.snapshot, serverTime: now, effectiveAt: nil),
+                                     presence: presenceJSON(withNames: role == .instructor),
+                                     alerts: role == .instructor ? ServerMessage.alertList(openAlerts) : nil)
     }
 
-    // MARK: Messages from clients (hopped to the class queue)
+    // MARK: Messages from clients
 
-    func hello(_ c: Connection, role: Role, name: String?, token: String?) {
+    /// Every client message but `time` comes here from its socket's loop: one hop to the class
+    /// queue, one role check, one handler per message.
+    func receive(_ message: ClientMessage, from c: Connection) {
         queue.async { [self] in
             guard let member = members[c.id] else { return }
-            if let name { members[c.id]?.name = String(name.prefix(ClassLimits.maxNameCharacters)) }
-            if role == .instructor {
-                let correct = token.map { constantTimeEquals(Array($0.utf8), instructorToken) } ?? false
-                switch tokenGuesses.attempt(correct: correct, address: member.address, wrongOnConnection: member.wrongTokens, now: wallClockMillis()) {
-                case .accept:
-                    members[c.id]?.role = .instructor
-                    logger.info("class \(code): instructor joined from \(member.address)")
-                    c.send(text: welcome(role: .instructor, clientID: c.id))
-                case .refuse(let delayMs, let close):
-                    members[c.id]?.wrongTokens += 1
-                    logger.warning("class \(code): wrong instructor token from \(member.address)\(close ? "; closing that connection" : "")")
-                    // Holds the session (and so its loops) until then, even if the server stops meanwhile.
-                    let answer: @Sendable () -> Void = { [self, c] in
-                        _ = self
-                        c.send(text: Messages.error("bad-token", "That instructor token is not right."))
-                        if close { c.close(code: 1008, reason: "too many wrong instructor tokens") }
-                    }
-                    if delayMs > 0 { queue.asyncAfter(deadline: .now() + .milliseconds(Int(delayMs)), execute: answer) } else { answer() }
+            if let role = message.requiredRole, member.role != role {
+                c.send(text: role == .instructor
+                       ? ServerMessage.error("not-instructor", "Only the instructor can do that.")
+                       : ServerMessage.error("not-participant", "Only participants do that."))
+                return
+            }
+            switch message {
+            case .hello(let role, let name, let token): hello(c, member, role: role, name: name, token: token)
+            case .time: break   // answered on the socket's loop (ClassSocket)
+            case .sync: c.send(text: ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil), kind: .supersedable)
+            case .done(let step): done(c, step: step)
+            case .stop(let on): stopSignal(c, member, on: on)
+            case .command(let command):
+                if let error = perform(command, source: "instructor") {
+                    c.send(text: ServerMessage.error("invalid-command", error))
                 }
-            }
-            schedulePresence()
-        }
-    }
-
-    func sync(_ c: Connection) {
-        queue.async { [self] in
-            c.send(text: Messages.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil), kind: .supersedable)
-        }
-    }
-
-    func done(_ c: Connection, step: Int) {
-        queue.async { [self] in
-            guard let m = members[c.id], m.role == .participant else { return }
-            let snap = engine.snapshot
-            guard snap.status == .running || snap.status == .paused, snap.stepIndex == step else { return }
-            doneOnStep.insert(c.id)
-            schedulePresence()
-            if let share = plan.advanceWhenDone, steps[step].durationMs == nil, snap.status == .running {
-                let participants = members.values.filter { $0.role == .participant }.count
-                if participants > 0, Double(doneOnStep.count) >= share * Double(participants) {
-                    _ = perform(.next, source: "done share reached")
+            case .announce(let text):
+                // Refused rather than cut: a cut message can say something else than meant.
+                guard text.count <= ClassLimits.maxAnnouncementCharacters else {
+                    c.send(text: ServerMessage.error("too-long", "Announcements are at most \(ClassLimits.maxAnnouncementCharacters) characters; this one has \(text.count)."))
+                    return
                 }
+                sendAnnouncement(text)
+            case .acknowledgeStop(let client): acknowledgeStop(client)
             }
         }
     }
 
-    func command(_ c: Connection, _ command: EngineCommand) {
-        queue.async { [self] in
-            guard members[c.id]?.role == .instructor else {
-                c.send(text: Messages.error("not-instructor", "Only the instructor can do that."))
-                return
+    private func hello(_ c: Connection, _ member: Member, role: Role, name: String?, token: String?) {
+        if let name { members[c.id]?.name = String(name.prefix(ClassLimits.maxNameCharacters)) }
+        if role == .instructor {
+            let correct = token.map { constantTimeEquals(Array($0.utf8), instructorToken) } ?? false
+            switch tokenGuesses.attempt(correct: correct, address: member.address, wrongOnConnection: member.wrongTokens, now: wallClockMillis()) {
+            case .accept:
+                members[c.id]?.role = .instructor
+                logger.info("class \(code): instructor joined from \(member.address)")
+                c.send(text: welcome(role: .instructor, clientID: c.id))
+            case .refuse(let delayMs, let close):
+                members[c.id]?.wrongTokens += 1
+                publishView()
+                logger.warning("class \(code): wrong instructor token from \(member.address)\(close ? "; closing that connection" : "")")
+                // Holds the session (and so its loops) until then, even if the server stops meanwhile.
+                let answer: @Sendable () -> Void = { [self, c] in
+                    _ = self
+                    c.send(text: ServerMessage.error("bad-token", "That instructor token is not right."))
+                    if close { c.close(code: 1008, reason: "too many wrong instructor tokens") }
+                }
+                if delayMs > 0 { queue.asyncAfter(deadline: .now() + .milliseconds(Int(delayMs)), execute: answer) } else { answer() }
             }
-            if let error = perform(command, source: "instructor") {
-                c.send(text: Messages.error("invalid-command", error))
+        } else if let alert = stopAlerts[Int64(c.id)] {
+            stopAlerts[Int64(c.id)]?.name = members[c.id]?.name ?? alert.name
+            sendAlerts()
+        }
+        schedulePresence()
+    }
+
+    private func done(_ c: Connection, step: Int) {
+        let snap = engine.snapshot
+        guard snap.status == .running || snap.status == .paused, snap.stepIndex == step else { return }
+        doneOnStep.insert(c.id)
+        schedulePresence()
+        if let share = plan.advanceWhenDone, steps[step].durationMs == nil, snap.status == .running {
+            let participants = members.values.filter { $0.role == .participant }.count
+            if participants > 0, Double(doneOnStep.count) >= share * Double(participants) {
+                _ = perform(.next, source: "done share reached")
             }
         }
     }
 
-    func announce(_ c: Connection, text: String) {
-        queue.async { [self] in
-            guard members[c.id]?.role == .instructor else {
-                c.send(text: Messages.error("not-instructor", "Only the instructor can do that."))
-                return
-            }
-            // Refused rather than cut: a cut message can say something else than meant.
-            guard text.count <= ClassLimits.maxAnnouncementCharacters else {
-                c.send(text: Messages.error("too-long", "Announcements are at most \(ClassLimits.maxAnnouncementCharacters) characters; this one has \(text.count)."))
-                return
-            }
-            sendAnnouncement(text)
+    // MARK: "I need to stop" (the guidance: stop at dizziness, pain or loss of balance)
+
+    /// Raised or taken back by a participant; stays on every console until acknowledged, also
+    /// when the phone goes away (that is when it matters most).
+    private func stopSignal(_ c: Connection, _ member: Member, on: Bool) {
+        let id = Int64(c.id), now = wallClockMillis()
+        if on {
+            guard stopAlerts[id] == nil else { c.send(text: ServerMessage.stopStatus(on: true, acknowledged: false)); return }
+            stopAlerts[id] = ServerMessage.StopAlert(client: id, name: member.name, since: now, step: engine.snapshot.stepIndex, online: true)
+            stopSignals += 1
+            record(RecordedEvent(at: now, kind: .stopSignal, seq: engine.snapshot.seq, stepIndex: engine.snapshot.stepIndex, client: id, name: member.name))
+            logger.notice("class \(code): \(member.name ?? "a participant") needs to stop (step \(engine.snapshot.stepIndex.map { String($0 + 1) } ?? "-"))")
+        } else {
+            guard stopAlerts.removeValue(forKey: id) != nil else { c.send(text: ServerMessage.stopStatus(on: false, acknowledged: false)); return }
+            record(RecordedEvent(at: now, kind: .stopWithdrawn, seq: engine.snapshot.seq, stepIndex: engine.snapshot.stepIndex, client: id, name: member.name))
         }
+        c.send(text: ServerMessage.stopStatus(on: on, acknowledged: false))
+        sendAlerts()
+    }
+
+    private func acknowledgeStop(_ client: Int64) {
+        guard let alert = stopAlerts.removeValue(forKey: client) else { sendAlerts(); return }
+        record(RecordedEvent(at: wallClockMillis(), kind: .stopAcknowledged, seq: engine.snapshot.seq,
+                             stepIndex: engine.snapshot.stepIndex, client: client, name: alert.name))
+        if let m = members[UInt64(client)] { m.connection.send(text: ServerMessage.stopStatus(on: true, acknowledged: true)) }
+        sendAlerts()
+    }
+
+    private var openAlerts: [ServerMessage.StopAlert] { stopAlerts.values.sorted { ($0.since, $0.client) < ($1.since, $1.client) } }
+
+    /// Every console gets the whole list: one that reconnects or opens later sees the same.
+    private func sendAlerts() {
+        publishView()
+        let text = ServerMessage.alerts(openAlerts)
+        for m in members.values where m.role == .instructor { m.connection.send(text: text) }
     }
 
     /// An announcement from code (replay), sent as the instructor's would be.
@@ -204,9 +242,7 @@ public final class ClassSession: @unchecked Sendable {
         let now = wallClockMillis()
         announceID += 1
         record(RecordedEvent(at: now, kind: .announce, text: text, seq: engine.snapshot.seq))
-        var o = JSONObject()
-        o.add("type", "announce"); o.add("id", announceID); o.add("text", text); o.add("at", now)
-        group.broadcast(text: Array(o.done.utf8), kind: .ordinary)
+        group.broadcast(text: Array(ServerMessage.announce(id: announceID, text: text, at: now).utf8), kind: .ordinary)
     }
 
     // MARK: Driving the engine (on the class queue)
@@ -239,7 +275,7 @@ public final class ClassSession: @unchecked Sendable {
             doneOnStep.removeAll()
             schedulePresence()
         }
-        stateJSONCache = Messages.state(snap, serverTime: wallClockMillis(), effectiveAt: effectiveAt)
+        stateJSONCache = ServerMessage.state(snap, serverTime: wallClockMillis(), effectiveAt: effectiveAt)
         publishView()
         // State supersedes state: a slow phone gets the newest, never a backlog.
         group.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable)
@@ -298,14 +334,8 @@ public final class ClassSession: @unchecked Sendable {
                 if let n = m.name, !n.isEmpty { names.append(n) }
             }
         }
-        var o = JSONObject()
-        o.add("type", "presence")
-        o.add("participants", participants)
-        o.add("instructors", instructors)
-        o.add("done", doneOnStep.count)
-        o.add("step", engine.snapshot.stepIndex)
-        if withNames { o.add("names", strings: names.sorted()) }
-        return o.done
+        return ServerMessage.presence(participants: participants, instructors: instructors, done: doneOnStep.count,
+                                      step: engine.snapshot.stepIndex, names: withNames ? names.sorted() : nil)
     }
 
     // MARK: The view for HTTP (any thread, never waits for the class queue)
@@ -316,6 +346,8 @@ public final class ClassSession: @unchecked Sendable {
         for m in members.values { if m.role == .instructor { v.instructors += 1 } else { v.participants += 1 } }
         v.done = doneOnStep.count
         v.tokenRefusals = tokenGuesses.refusals
+        v.stopSignals = stopSignals
+        v.openStopAlerts = stopAlerts.count
         view.withLock { $0 = v }
     }
 
@@ -326,11 +358,9 @@ public final class ClassSession: @unchecked Sendable {
         let v = publicView
         var o = JSONObject()
         o.add("class", raw: classJSON)
-        o.add("state", raw: Messages.state(v.snapshot, serverTime: wallClockMillis(), effectiveAt: nil))
-        var p = JSONObject()
-        p.add("type", "presence"); p.add("participants", v.participants); p.add("instructors", v.instructors)
-        p.add("done", v.done); p.add("step", v.snapshot.stepIndex)
-        o.add("presence", raw: p.done)
+        o.add("state", raw: ServerMessage.state(v.snapshot, serverTime: wallClockMillis(), effectiveAt: nil))
+        o.add("presence", raw: ServerMessage.presence(participants: v.participants, instructors: v.instructors,
+                                                      done: v.done, step: v.snapshot.stepIndex, names: nil))
         return o.done
     }
 

@@ -33,20 +33,14 @@ final class ClassSocket: WebSocketDelegate {
             c.close(code: 1008, reason: "too many messages")
             return
         }
-        switch Messages.decode(text) {
+        switch ClientMessage.decode(text) {
         case .failure(let e):
-            c.send(text: Messages.error(e.code, e.message))
+            c.send(text: ServerMessage.error(e.code, e.message))
+        case .success(.time(let id, let t0)):
+            // Answered here, on the socket's loop, so queueing elsewhere can't skew it.
+            c.send(text: ServerMessage.time(id: id, t0: t0, t1: received, t2: wallClockMillis()))
         case .success(let message):
-            switch message {
-            case .time(let id, let t0):
-                // Answered here, on the socket's loop, so queueing elsewhere can't skew it.
-                c.send(text: Messages.time(id: id, t0: t0, t1: received, t2: wallClockMillis()))
-            case .hello(let role, let name, let token): session.hello(c, role: role, name: name, token: token)
-            case .sync: session.sync(c)
-            case .done(let step): session.done(c, step: step)
-            case .command(let cmd): session.command(c, cmd)
-            case .announce(let t): session.announce(c, text: t)
-            }
+            session.receive(message, from: c)
         }
     }
 }

@@ -55,7 +55,7 @@ extension Result {
     }
 
     @Test func everyCommandInIdleState() {
-        for command in [EngineCommand.pause, .resume, .next, .previous, .restartStep, .extend(seconds: 10)] {
+        for command in [EngineCommand.pause, .resume, .next, .previous, .restart, .extend(seconds: 10)] {
             var engine = ClassEngine(plan: samplePlan())
             let error = engine.apply(command, at: 5).failure
             #expect(error?.message == "the class has not started yet", "\(command)")
@@ -74,7 +74,7 @@ extension Result {
         _ = engine.apply(.end, at: 100)
         let before = engine.snapshot
         #expect(before.status == .finished && before.finishedAt == 100)
-        for command in [EngineCommand.start, .pause, .resume, .next, .previous, .restartStep,
+        for command in [EngineCommand.start, .pause, .resume, .next, .previous, .restart,
                         .extend(seconds: 5), .jump(step: 0), .end] {
             #expect(engine.apply(command, at: 200).failure != nil, "\(command)")
             #expect(engine.snapshot == before)
@@ -156,7 +156,7 @@ extension Result {
         let run0 = engine.snapshot.stepRun
         let restarted = try ok(engine.apply(.previous, at: 5_000))
         #expect(restarted.stepIndex == 0 && restarted.stepStartedAt == 5_000 && restarted.stepRun == run0 + 1)
-        #expect(engine.apply(.restartStep, at: 6_000).value?.stepEndsAt == 66_000)
+        #expect(engine.apply(.restart, at: 6_000).value?.stepEndsAt == 66_000)
         #expect(engine.apply(.jump(step: 6), at: 7_000).value?.current?.kind == .cooldown)
         #expect(engine.apply(.previous, at: 8_000).value?.stepIndex == 5)
         #expect(engine.apply(.next, at: 9_000).value?.stepIndex == 6)
@@ -215,7 +215,7 @@ extension Result {
     }
 
     @Test func commandsRoundTripThroughJSON() throws {
-        let commands: [EngineCommand] = [.start, .pause, .resume, .next, .previous, .restartStep,
+        let commands: [EngineCommand] = [.start, .pause, .resume, .next, .previous, .restart,
                                          .extend(seconds: 30), .jump(step: 4), .end]
         for command in commands {
             let data = try JSONEncoder().encode(command)

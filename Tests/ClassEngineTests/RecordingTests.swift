@@ -28,7 +28,7 @@ private struct RecordedClass {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let plan = samplePlan()
-        let writer = try RecordingWriter(directory: directory, plan: plan, classCode: "AB12", startedAt: 1_000)
+        let writer = try RecordingWriter(directory: directory, plan: plan, steps: Expansion.steps(for: plan), classCode: "AB12", startedAt: 1_000)
         #expect(writer.fileURL.lastPathComponent == "class-AB12-1000.jsonl")
         let events = [
             RecordedEvent(at: 1_000, kind: .command, command: .start, seq: 1, stepIndex: 0),
@@ -51,7 +51,7 @@ private struct RecordedClass {
     @Test func truncatedLastLineIsToleratedAndReported() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let writer = try RecordingWriter(directory: directory, plan: samplePlan(), classCode: "T", startedAt: 0)
+        let writer = try RecordingWriter(directory: directory, plan: samplePlan(), steps: Expansion.steps(for: samplePlan()), classCode: "T", startedAt: 0)
         try writer.append(RecordedEvent(at: 0, kind: .command, command: .start, seq: 1, stepIndex: 0))
         try writer.close()
         let handle = try FileHandle(forWritingTo: writer.fileURL)
@@ -67,7 +67,7 @@ private struct RecordedClass {
     @Test func garbageBeforeTheLastLineIsAnErrorWithItsLineNumber() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let writer = try RecordingWriter(directory: directory, plan: samplePlan(), classCode: "G", startedAt: 0)
+        let writer = try RecordingWriter(directory: directory, plan: samplePlan(), steps: Expansion.steps(for: samplePlan()), classCode: "G", startedAt: 0)
         try writer.close()
         var text = try String(contentsOf: writer.fileURL, encoding: .utf8)
         text += "not json\n" + #"{"at":1,"kind":"command","command":{"type":"start"},"seq":1}"# + "\n"
@@ -88,14 +88,14 @@ private struct RecordedClass {
         let blocker = directory.appendingPathComponent("blocker")
         try Data("x".utf8).write(to: blocker)
         #expect {
-            try RecordingWriter(directory: blocker.appendingPathComponent("recordings"), plan: samplePlan(),
+            try RecordingWriter(directory: blocker.appendingPathComponent("recordings"), plan: samplePlan(), steps: Expansion.steps(for: samplePlan()),
                                 classCode: "E", startedAt: 0)
         } throws: { error in
             (error as? RecordingError)?.message.hasPrefix("cannot create recordings directory") == true
         }
-        _ = try RecordingWriter(directory: directory, plan: samplePlan(), classCode: "E", startedAt: 7)
+        _ = try RecordingWriter(directory: directory, plan: samplePlan(), steps: Expansion.steps(for: samplePlan()), classCode: "E", startedAt: 7)
         #expect {
-            try RecordingWriter(directory: directory, plan: samplePlan(), classCode: "E", startedAt: 7)
+            try RecordingWriter(directory: directory, plan: samplePlan(), steps: Expansion.steps(for: samplePlan()), classCode: "E", startedAt: 7)
         } throws: { error in
             let message = (error as? RecordingError)?.message ?? ""
             return message.contains("class-E-7.jsonl") && message.contains("File exists")
@@ -103,7 +103,7 @@ private struct RecordedClass {
     }
 
     @Test func replayScheduleScalesOffsetsAndSkipsNonCommands() {
-        let recording = Recording(plan: samplePlan(), classCode: "R", startedAt: 10_000, events: [
+        let recording = Recording(plan: samplePlan(), steps: Expansion.steps(for: samplePlan()), classCode: "R", startedAt: 10_000, events: [
             RecordedEvent(at: 10_000, kind: .command, command: .start, seq: 1),
             RecordedEvent(at: 70_000, kind: .autoAdvance, seq: 2),
             RecordedEvent(at: 90_000, kind: .announce, text: "hi", seq: 2),
@@ -121,13 +121,13 @@ private struct RecordedClass {
         defer { try? FileManager.default.removeItem(at: directory) }
         let plan = samplePlan()  // brief 60s, walk x3 (rest 30s), cool 120s
         var run = RecordedClass(engine: ClassEngine(plan: plan),
-                                writer: try RecordingWriter(directory: directory, plan: plan, classCode: "X", startedAt: 0))
+                                writer: try RecordingWriter(directory: directory, plan: plan, steps: Expansion.steps(for: plan), classCode: "X", startedAt: 0))
         try run.command(.start, at: 0)
         try run.command(.extend(seconds: 30), at: 10_000)      // briefing runs 90s
         try run.command(.next, at: 130_000)                    // walk 1 took 40s (auto-advanced at 90s)
         try run.command(.pause, at: 140_000)                   // rest 1: 10s, paused 60s
         try run.command(.resume, at: 200_000)                  // rest ends at 220_000 by itself
-        try run.command(.restartStep, at: 230_000)             // walk 2 restarted after 10s
+        try run.command(.restart, at: 230_000)             // walk 2 restarted after 10s
         try run.command(.next, at: 275_000)                    // walk 2 took 45s
         try run.command(.jump(step: 6), at: 275_500)           // rest 2 and walk 3 skipped
         try run.command(.end, at: 335_500)                     // cool-down cut to 60s
@@ -147,7 +147,7 @@ private struct RecordedClass {
     }
 
     @Test func exportOfAClassThatNeverRanIsThePlanAsWritten() {
-        let recording = Recording(plan: samplePlan(), classCode: "N", startedAt: 0, events: [], warnings: [])
+        let recording = Recording(plan: samplePlan(), steps: Expansion.steps(for: samplePlan()), classCode: "N", startedAt: 0, events: [], warnings: [])
         let text = PlanExport.yaml(from: recording)
         #expect(text.contains("No step of this recording ran"))
         #expect(PlanLoader.parse(text, file: "n").plan == samplePlan())

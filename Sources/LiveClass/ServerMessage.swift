@@ -1,0 +1,119 @@
+// Every message the server sends (docs/protocol.md, "Server → client"), encoded in one place.
+import Foundation
+import ClassPlan
+import ClassEngine
+
+enum ServerMessage {
+    /// The class as phones show it; built once per class. Steps in their one Codable shape.
+    static func classJSON(code: String, plan: ClassPlan, steps: [Step]) -> String {
+        var o = JSONObject()
+        o.add("code", code)
+        o.add("title", plan.title)
+        o.add("goal", plan.goal.rawValue)
+        o.add("notes", plan.notes)
+        o.add("safety", strings: plan.safety)
+        let totals = PlanTotals(plan)
+        o.add("totalMs", totals.estimatedMs)
+        o.add("totalMeters", totals.distanceMeters)
+        o.add("advanceWhenDone", plan.advanceWhenDone)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let stepsJSON = (try? encoder.encode(steps)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        o.add("steps", raw: stepsJSON)
+        return o.done
+    }
+
+    static func welcome(role: Role, clientID: UInt64, serverTime: Int64, classJSON: String, state: String,
+                        presence: String, alerts: String?) -> String {
+        var o = JSONObject()
+        o.add("type", "welcome")
+        o.add("protocol", 1)
+        o.add("serverTime", serverTime)
+        o.add("role", role.rawValue)
+        o.add("clientId", Int64(clientID))
+        o.add("class", raw: classJSON)
+        o.add("state", raw: state)
+        o.add("presence", raw: presence)
+        if let alerts { o.add("alerts", raw: alerts) }
+        return o.done
+    }
+
+    static func state(_ s: Snapshot, serverTime: Int64, effectiveAt: Int64?) -> String {
+        var o = JSONObject()
+        o.add("type", "state")
+        o.add("seq", s.seq)
+        o.add("status", s.status.rawValue)
+        o.add("step", s.stepIndex)
+        o.add("stepStartedAt", s.stepStartedAt)
+        o.add("stepEndsAt", s.stepEndsAt)
+        o.add("pausedAt", s.pausedAt)
+        o.add("effectiveAt", effectiveAt ?? s.stepStartedAt ?? serverTime)
+        o.add("classStartedAt", s.classStartedAt)
+        o.add("finishedAt", s.finishedAt)
+        o.add("serverTime", serverTime)
+        return o.done
+    }
+
+    /// Who is here. Names only for instructors.
+    static func presence(participants: Int, instructors: Int, done: Int, step: Int?, names: [String]?) -> String {
+        var o = JSONObject()
+        o.add("type", "presence")
+        o.add("participants", participants)
+        o.add("instructors", instructors)
+        o.add("done", done)
+        o.add("step", step)
+        if let names { o.add("names", strings: names) }
+        return o.done
+    }
+
+    static func announce(id: Int, text: String, at: Int64) -> String {
+        var o = JSONObject()
+        o.add("type", "announce"); o.add("id", id); o.add("text", text); o.add("at", at)
+        return o.done
+    }
+
+    /// A participant's stop signal waiting for the instructor.
+    struct StopAlert: Sendable, Equatable {
+        var client: Int64
+        var name: String?
+        var since: Int64
+        var step: Int?
+        var online: Bool
+    }
+
+    /// To instructors: every stop signal not yet acknowledged, oldest first.
+    static func alerts(_ list: [StopAlert]) -> String {
+        var o = JSONObject()
+        o.add("type", "alerts")
+        o.add("alerts", raw: alertList(list))
+        return o.done
+    }
+
+    static func alertList(_ list: [StopAlert]) -> String {
+        JSONObject.array(list.map { a in
+            var o = JSONObject()
+            o.add("client", a.client); o.add("name", a.name); o.add("since", a.since); o.add("step", a.step)
+            o.add("online", a.online)
+            return o.done
+        })
+    }
+
+    /// To the participant who raised it: where their stop signal stands.
+    static func stopStatus(on: Bool, acknowledged: Bool) -> String {
+        var o = JSONObject()
+        o.add("type", "stop"); o.add("on", on); o.add("acknowledged", acknowledged)
+        return o.done
+    }
+
+    static func error(_ code: String, _ message: String) -> String {
+        var o = JSONObject()
+        o.add("type", "error"); o.add("code", code); o.add("message", message)
+        return o.done
+    }
+
+    static func time(id: Double?, t0: Double, t1: Int64, t2: Int64) -> String {
+        var o = JSONObject()
+        o.add("type", "time"); o.add("id", id); o.add("t0", t0); o.add("t1", t1); o.add("t2", t2)
+        return o.done
+    }
+}
