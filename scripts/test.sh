@@ -31,6 +31,13 @@ rc=${PIPESTATUS[0]}
 [ $rc -eq 0 ] || status=1
 summary+=("swift test (churn): $(grep -E 'Test run with [0-9]+ tests?' /tmp/classctl-swift-churn.log | tail -1)")
 
+step "web unit tests (node --test)"
+# The pages' modules (view model, formatters, clock sync, state scheduling) in Node, no browser.
+node --test --test-reporter=tap Tests/web/*.test.mjs 2>&1 | tee /tmp/classctl-node-test.log | grep -E '^not ok|^# (tests|pass|fail) '
+rc=${PIPESTATUS[0]}
+[ $rc -eq 0 ] || status=1
+summary+=("node --test: $(grep -E '^# (pass|fail) ' /tmp/classctl-node-test.log | tr -d '#' | xargs)")
+
 step "end-to-end tests (pytest)"
 CLASSCTL_BIN=.build/release .venv/bin/python -m pytest -q Tests/e2e 2>&1 | tee /tmp/classctl-pytest.log | tail -40
 rc=${PIPESTATUS[0]}

@@ -1,10 +1,10 @@
 // The instructor console: run the class, see who is there, talk to everyone.
-import {
-  Live, describe, formatClock, formatDistance, formatLength, position, setText, renderLoop,
-  connectionLabels, classCodeFromPath, stepEstimates, exposeForTests,
-} from './live.js';
+import { Live, classCodeFromPath } from './live.js';
+import { renderLoop } from './render-loop.js';
+import { exposeForTests } from './test-hook.js';
+import { consoleScreen, planOutline, primaryActions } from './view-model.js';
+import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 
-const $ = (id) => document.getElementById(id);
 const code = classCodeFromPath(location.pathname);
 
 // The token comes in the URL fragment (never sent to the server or in a Referer).
@@ -31,16 +31,8 @@ function command(name, extra = {}) {
   if (!live.send({ type: 'command', command: name, ...extra })) showError('Not connected: the command was not sent.');
 }
 
-const primaryAction = {
-  idle: { command: 'start', label: '▶ Start' },
-  running: { command: 'pause', label: '‖ Pause' },
-  paused: { command: 'resume', label: '▶ Resume' },
-  // A finished class is final (its recording is closed); a new class is a new `classctl start`.
-  finished: { command: null, label: '✓ Class finished' },
-};
-
 function primary() {
-  const action = primaryAction[live.state?.status ?? 'idle'];
+  const action = primaryActions[live.state?.status ?? 'idle'];
   if (action.command) command(action.command);
 }
 
@@ -100,23 +92,22 @@ document.addEventListener('keyup', (ev) => {
 // --- rendering --------------------------------------------------------------------------
 
 function buildPlan(plan) {
-  const est = stepEstimates(plan);
-  setText($('plan-total'), `· ${plan.steps.length} steps · about ${Math.round(est.reduce((a, b) => a + b, 0) / 60000)} min`);
-  $('plan-list').replaceChildren(...plan.steps.map((step, i) => {
+  const outline = planOutline(plan);
+  setText($('plan-total'), outline.total);
+  $('plan-list').replaceChildren(...outline.rows.map((row, i) => {
     const li = document.createElement('li');
     const btn = document.createElement('button');
     btn.type = 'button';
     btn.className = 'plan-step';
     btn.dataset.index = String(i);
-    const round = step.rounds > 1 ? ` · round ${step.round}/${step.rounds}` : '';
     btn.append(
-      span('num', String(i + 1)),
-      span('title', step.title),
-      span('meta', `${step.kind}${round}`),
-      span('len', formatLength(step)),
+      span('num', row.num),
+      span('title', row.title),
+      span('meta', row.meta),
+      span('len', row.length),
       span('left', ''),
     );
-    btn.setAttribute('aria-label', `Jump to step ${i + 1}: ${step.title}, ${formatLength(step)}`);
+    btn.setAttribute('aria-label', row.label);
     btn.addEventListener('click', () => jump(i));
     li.append(btn);
     return li;
@@ -131,72 +122,46 @@ function span(cls, text) {
 }
 
 function render() {
-  const view = describe(live.plan, live.state, live.serverNow());
-  const { status, step, index } = view;
-  document.body.dataset.status = status;
-  document.body.dataset.step = index ?? '';
-  document.body.dataset.role = live.role ?? '';
+  const screen = consoleScreen({
+    plan: live.plan, state: live.state, presence: live.presence, now: live.serverNow(),
+    role: live.role, connection: live.connection, hasToken: Boolean(token),
+  });
+  showNow(screen);
 
-  if (live.plan) {
-    setText($('class-title'), live.plan.title ?? 'Class');
-    setText($('position'), status === 'idle' ? 'Not started' : status === 'finished' ? 'Finished' : position(view));
-    setText($('step-title'), status === 'idle' ? 'Ready to start'
-      : status === 'finished' ? 'Class finished' : step?.title ?? '');
-    setText($('cue'), view.cue ? `Cue: ${view.cue.text}` : '');
-  }
-  const inClass = status === 'running' || status === 'paused';
-  setText($('big'), !inClass || !step ? ''
-    : view.remainingMs != null ? formatClock(view.remainingMs) : formatDistance(step.distanceMeters ?? 0));
-  $('paused-label').hidden = status !== 'paused';
-  setText($('next'), view.next ? `${status === 'idle' ? 'First' : 'Next'}: ${view.next.title} · ${formatLength(view.next)}` : '');
+  const { controls } = screen;
+  setText($('primary'), controls.primary.label);
+  $('primary').dataset.command = controls.primary.command;
+  $('primary').disabled = controls.primary.disabled;
+  $('previous').disabled = controls.previous;
+  $('next-btn').disabled = controls.next;
+  $('extend').disabled = controls.extend;
+  $('end').disabled = controls.end;
+  $('no-token').hidden = !screen.noToken;
 
-  // Controls: only what makes sense now is enabled.
-  const can = isInstructor() && live.connection === 'connected';
-  const action = primaryAction[status] ?? primaryAction.idle;
-  setText($('primary'), action.label);
-  $('primary').dataset.command = action.command;
-  $('primary').disabled = !can || !action.command;
-  $('previous').disabled = !can || !inClass || index === 0;
-  $('next-btn').disabled = !can || !inClass;
-  $('extend').disabled = !can || !inClass || view.remainingMs == null;
-  $('end').disabled = !can || !inClass;
-  $('no-token').hidden = Boolean(token);
-
-  // The plan list: past steps ticked, the current one highlighted with its time left.
   const items = $('plan-list').children;
-  for (let i = 0; i < items.length; i++) {
+  for (let i = 0; i < items.length && i < screen.rows.length; i++) {
+    const row = screen.rows[i];
     const btn = items[i].firstElementChild;
-    const current = inClass && i === index;
-    items[i].classList.toggle('current', current);
-    items[i].classList.toggle('past', status === 'finished' || (inClass && i < index));
-    if (current) btn.setAttribute('aria-current', 'step'); else btn.removeAttribute('aria-current');
-    setText(btn.querySelector('.left'), current
-      ? (view.remainingMs != null ? `${formatClock(view.remainingMs)} left` : 'now') : '');
-    btn.disabled = !can;
+    items[i].classList.toggle('current', row.current);
+    items[i].classList.toggle('past', row.past);
+    if (row.current) btn.setAttribute('aria-current', 'step'); else btn.removeAttribute('aria-current');
+    setText(btn.querySelector('.left'), row.left);
+    btn.disabled = row.disabled;
   }
 
-  const p = live.presence;
-  setText($('participants'), String(p?.participants ?? 0));
-  // `done` counts taps on the current step only.
-  setText($('done-count'), String(p && p.step === index ? p.done ?? 0 : 0));
+  setText($('participants'), screen.participants);
+  setText($('done-count'), screen.done);
 }
 
 function renderNames(p) {
   const names = p.names ?? [];
-  $('names').replaceChildren(...names.map((n) => {
-    const li = document.createElement('li');
-    li.textContent = n;
-    return li;
-  }));
+  fillList($('names'), names);
   $('names-empty').hidden = names.length > 0;
 }
 
 // --- server events ------------------------------------------------------------------------
 
-live.on('connection', (state) => {
-  document.body.dataset.connection = state;
-  setText($('conn-text'), connectionLabels[state] ?? state);
-});
+connectionIndicator(live);
 live.on('welcome', (msg) => { if (msg.class) buildPlan(msg.class); });
 live.on('presence', renderNames);
 
@@ -205,15 +170,9 @@ const errorText = {
   throttled: 'Too many wrong tokens from this device: wait a minute, then reload.',
   'unknown-class': `There is no class "${code}" on this server.`,
 };
-let errorTimer = null;
-function showError(text) {
-  setText($('error-text'), text);
-  $('error').hidden = false;
-  clearTimeout(errorTimer);
-  errorTimer = setTimeout(() => { $('error').hidden = true; }, 15_000);
-}
+const errorBanner = new Banner('error', 'error-text', 'error-close', 15_000);
+function showError(text) { errorBanner.show(text, true); }
 live.on('error', (msg) => showError(errorText[msg.code] ?? msg.message ?? `Error: ${msg.code}`));
-$('error-close').addEventListener('click', () => { $('error').hidden = true; });
 
 // --- announcements ---------------------------------------------------------------------
 
@@ -265,4 +224,4 @@ $('copy-link').addEventListener('click', async () => {
 exposeForTests(live, { get role() { return live.role; } });
 
 live.connect();
-renderLoop(render);
+renderLoop(render, live);

@@ -1,11 +1,8 @@
-// Shared client for the participant page and the instructor console:
-// one WebSocket to /ws with reconnect, an NTP-style estimate of server time,
-// and states applied at their `effectiveAt` so every phone switches together.
-// Protocol: docs/protocol.md.
-
-/** Local time in ms. performance.* is monotonic, so a wall-clock jump on the phone
- *  (NTP correction, manual change) cannot move our estimate of server time. */
-export const localNow = () => performance.timeOrigin + performance.now();
+// The live connection both pages share: one WebSocket to /ws with reconnect and backoff,
+// `time` probes feeding the clock estimate (clock.js), and states applied at their
+// `effectiveAt` so every phone switches together. Protocol: docs/protocol.md.
+// What to draw from the state is view-model.js; when to draw, render-loop.js.
+import { ClockSync, localNow } from './clock.js';
 
 /** The class code from `/c/CODE` or `/c/CODE/instructor`; null on `/` (the default class). */
 export function classCodeFromPath(pathname) {
@@ -22,43 +19,7 @@ const SYNC_REFRESH = 3;        // ... and on each refresh
 const SYNC_SPACING_MS = 100;
 const SYNC_EVERY_MS = 10_000;  // three tiny messages per 10 s; frequent enough that drift
                                // and one unlucky burst do not linger (docs/sync.md)
-const SAMPLE_MAX_AGE_MS = 120_000;
-const DRIFT_BOUND = 100e-6;    // two clocks may drift apart by up to 100 ppm (0.1 ms/s)
-const BEST_SAMPLES = 3;        // the offset is the mean of this many most trustworthy samples
 const PROBE_TIMEOUT_MS = 5_000;    // no answer to a `time` in this long: the socket is dead
-
-/** Keeps time samples and answers with the offset of the most trustworthy ones. A sample's
- *  error is bounded by half its round trip (a fully one-sided path) plus the drift since it
- *  was taken, so a fresh sample beats an old one whose round trip was barely shorter.
- *  Averaging the best few (not just the best) halves out the jitter left in each: on a
- *  150 ms ± 20% link it cuts the p95 error from ~9 to ~7 ms (docs/sync.md). */
-export class ClockSync {
-  samples = [];
-  roughOffset = 0; // from `welcome.serverTime`, until a real sample exists
-
-  add(t0, t1, t2, t3) {
-    const rtt = (t3 - t0) - (t2 - t1);
-    const offset = ((t1 - t0) + (t2 - t3)) / 2;
-    if (!(rtt >= 0) || !Number.isFinite(offset)) return;
-    this.samples.push({ offset, rtt, at: t3 });
-    const oldest = t3 - SAMPLE_MAX_AGE_MS;
-    this.samples = this.samples.filter((s) => s.at >= oldest);
-  }
-
-  /** The samples by error bound, most trustworthy first. */
-  ranked(now = localNow()) {
-    const bound = (s) => s.rtt / 2 + Math.max(0, now - s.at) * DRIFT_BOUND;
-    return this.samples.map((s) => ({ s, b: bound(s) })).sort((x, y) => x.b - y.b).map((x) => x.s);
-  }
-
-  best() { return this.ranked()[0] ?? null; }
-
-  get offset() {
-    const top = this.ranked().slice(0, BEST_SAMPLES);
-    if (!top.length) return this.roughOffset;
-    return top.reduce((sum, s) => sum + s.offset, 0) / top.length;
-  }
-}
 
 /**
  * The live connection. Events (subscribe with `on`):
@@ -86,7 +47,6 @@ export class Live {
     this.holdUntil = 0;
     this.fatal = false;
     this.lastMessageAt = 0;
-    liveClients.add(this);
 
     const wake = () => this.wake();
     addEventListener('online', wake);
@@ -282,7 +242,7 @@ export class Live {
     this.after('flush', Math.max(0, wait), () => { this.flush(); this.schedule(); });
   }
 
-  /** Called by renderLoop before each frame is drawn, `frameMs` apart. */
+  /** Called by renderLoop (render-loop.js) before each frame is drawn, `frameMs` apart. */
   beforeFrame(frameMs) {
     if (this.pending.length && this.flush(frameMs / 2)) this.schedule();
   }
@@ -315,147 +275,3 @@ export class Live {
     this.timers.delete(name);
   }
 }
-
-// --- what to show: pure functions of (plan, state, server time) -------------------
-
-/** Where the class is at server time `now`. Frozen at pausedAt while paused. */
-export function describe(plan, state, now) {
-  const steps = plan?.steps ?? [];
-  const status = state?.status ?? 'idle';
-  const index = Number.isInteger(state?.step) ? state.step : null;
-  const step = index === null ? null : steps[index] ?? null;
-  const at = status === 'paused' && state.pausedAt != null ? state.pausedAt
-    : status === 'finished' && state.finishedAt != null ? state.finishedAt
-    : now;
-  const elapsedMs = step && state.stepStartedAt != null ? Math.max(0, at - state.stepStartedAt) : 0;
-  const remainingMs = step && state.stepEndsAt != null ? Math.max(0, state.stepEndsAt - at) : null;
-  const next = status === 'idle' ? steps[0] ?? null
-    : status === 'finished' ? null
-    : index === null ? null : steps[index + 1] ?? null;
-  return {
-    status, index, step, next, elapsedMs, remainingMs,
-    count: steps.length,
-    cue: step ? currentCue(step.cues, elapsedMs) : null,
-    progress: progress(plan, state, index, elapsedMs),
-  };
-}
-
-/** The latest cue whose `atMs` has passed. */
-export function currentCue(cues, elapsedMs) {
-  let found = null;
-  for (const c of cues ?? []) {
-    if (c.atMs <= elapsedMs && (!found || c.atMs >= found.atMs)) found = c;
-  }
-  return found;
-}
-
-/** Rough duration of every step; distance steps have none, so they get an estimate:
- *  their share of whatever `totalMs` has beyond the timed steps, or a walking pace. */
-export function stepEstimates(plan) {
-  const steps = plan?.steps ?? [];
-  const timed = steps.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
-  const meters = steps.reduce((sum, s) => sum + (s.durationMs == null ? s.distanceMeters ?? 0 : 0), 0);
-  const spare = Math.max(0, (plan?.totalMs ?? 0) - timed);
-  const msPerMeter = meters > 0 && spare > 0 ? spare / meters : 1000; // 1 m/s, a backward walk
-  return steps.map((s) => s.durationMs ?? (s.distanceMeters ?? 0) * msPerMeter);
-}
-
-function progress(plan, state, index, elapsedMs) {
-  const status = state?.status ?? 'idle';
-  if (status === 'finished') return 1;
-  if (status === 'idle' || index === null) return 0;
-  const est = stepEstimates(plan);
-  const total = est.reduce((a, b) => a + b, 0);
-  if (total <= 0) return 0;
-  const before = est.slice(0, index).reduce((a, b) => a + b, 0);
-  // An extended step stretches; the bar should not run past the step's slot.
-  const length = state.stepEndsAt != null && state.stepStartedAt != null
-    ? state.stepEndsAt - state.stepStartedAt : est[index] ?? 0;
-  const within = length > 0 ? Math.min(1, elapsedMs / length) : 0;
-  return Math.min(1, (before + within * (est[index] ?? 0)) / total);
-}
-
-/** 83_400 → "1:24" (rounded up: "0:00" only when time is really up). */
-export function formatClock(ms) {
-  const total = Math.max(0, Math.ceil(ms / 1000));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = String(total % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
-}
-
-export function formatDistance(meters) {
-  return meters >= 1000 ? `${(meters / 1000).toFixed(meters % 1000 === 0 ? 0 : 1)} km` : `${meters} m`;
-}
-
-/** "4:00" for a timed step, "25 m" for a distance step. */
-export function formatLength(step) {
-  if (step.durationMs != null) return formatClock(step.durationMs);
-  if (step.distanceMeters != null) return formatDistance(step.distanceMeters);
-  return '';
-}
-
-/** "Round 2 of 4" when the step repeats, otherwise "Step 3 of 9". */
-export function position(view) {
-  if (!view.step) return '';
-  if (view.step.rounds > 1) return `Round ${view.step.round} of ${view.step.rounds}`;
-  return `Step ${view.index + 1} of ${view.count}`;
-}
-
-/** Set text only when it changed: cheap, and aria-live regions announce only real changes. */
-export function setText(el, text) {
-  if (el && el.textContent !== text) el.textContent = text;
-}
-
-/** Every Live on the page: renderLoop lets each apply its due states before drawing. */
-const liveClients = new Set();
-
-/** Calls `frame()` on every animation frame while visible, and twice a second while
- *  hidden (rAF stops then, but state changes should still be applied and spoken).
- *
- *  Before drawing, each Live applies a pending state if its effectiveAt is nearer to this
- *  frame than to the next one. Applying it from a timer instead would show it only at the
- *  next frame, 0 to 1 frame late (0-16.7 ms at 60 Hz, +8 ms on average); this way the
- *  change lands within half a frame of effectiveAt, early or late. */
-/** The test hook both pages expose as `window.__classctl`: what is shown, and when each change
- *  was shown (server time), plus a way to cut the connection on purpose. */
-export function exposeForTests(live, extra = {}) {
-  window.__classctl = Object.defineProperties({
-    live,
-    serverNow: () => live.serverNow(),
-    dropConnection: (holdMs) => live.drop(holdMs),
-  }, {
-    status: { get: () => live.state?.status ?? null },
-    step: { get: () => live.state?.step ?? null },
-    switches: { get: () => live.switches },
-    ...Object.getOwnPropertyDescriptors(extra),
-  });
-}
-
-export function renderLoop(frame) {
-  let last = null;
-  const gaps = [];  // the last few frame intervals; their minimum is the display's period
-  const tick = (ts) => {
-    if (last !== null) {
-      gaps.push(ts - last);
-      if (gaps.length > 30) gaps.shift();
-    }
-    last = ts;
-    // A dropped frame makes one long gap: the smallest recent gap is the real period.
-    const frameMs = gaps.length ? Math.min(34, Math.max(4, Math.min(...gaps))) : 1000 / 60;
-    for (const live of liveClients) live.beforeFrame(frameMs);
-    frame();
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-  setInterval(() => { if (document.visibilityState !== 'visible') frame(); }, 500);
-}
-
-/** The connection indicator shared by both pages: dot + words (never colour alone). */
-export const connectionLabels = {
-  connecting: 'Connecting…',
-  connected: 'Connected',
-  reconnecting: 'Reconnecting…',
-  offline: 'Offline',
-  closed: 'Disconnected',
-};

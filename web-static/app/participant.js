@@ -1,11 +1,11 @@
 // The participant page: one glanceable screen that follows the class.
-import {
-  Live, describe, formatClock, formatDistance, formatLength, position, setText, renderLoop, connectionLabels,
-  exposeForTests,
-} from './live.js';
+import { Live } from './live.js';
+import { renderLoop } from './render-loop.js';
+import { exposeForTests } from './test-hook.js';
+import { participantScreen, signalsFor, signalMemory, doneKey } from './view-model.js';
+import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 import { Signals, keepAwake, storageGet, storageSet } from './signals.js';
 
-const $ = (id) => document.getElementById(id);
 const NAME_KEY = 'classctl.name';
 
 let name = storageGet(NAME_KEY) ?? '';
@@ -14,142 +14,65 @@ const live = new Live({
   hello: () => (name ? { type: 'hello', role: 'participant', name } : null),
 });
 
-// --- what the page has already signalled, so each change beeps/speaks once ---
-let shownKey = null;   // "status|step" last rendered
-let shownCue = null;
-let lastWholeSeconds = null;
-const doneSteps = new Set(); // "classStartedAt|step" this phone tapped done on
+const doneSteps = new Set(); // doneKey(state) of every step this phone tapped done on
+let signalled = signalMemory; // what the page has already signalled, so each change beeps/speaks once
 
 function render() {
-  const now = live.serverNow();
-  const view = describe(live.plan, live.state, now);
-  const { status, step, index } = view;
-  const body = document.body;
-  body.dataset.status = status;
-  body.dataset.step = index ?? '';
+  const screen = participantScreen({
+    plan: live.plan, state: live.state, now: live.serverNow(), connection: live.connection,
+    tapped: doneSteps.has(doneKey(live.state)),
+  });
+  showNow(screen);
+  $('finished').hidden = !screen.finished;
+  $('safety').hidden = !(screen.safety || document.body.classList.contains('show-safety'));
+  $('name-form').hidden = !screen.nameForm;
 
-  if (live.plan) {
-    setText($('class-title'), live.plan.title ?? 'Backward running');
-    document.title = live.plan.title ?? 'Backward running class';
-  }
-
-  const inClass = status === 'running' || status === 'paused';
-  $('paused-label').hidden = status !== 'paused';
-  $('finished').hidden = status !== 'finished';
-  $('safety').hidden = !(status === 'idle' || body.classList.contains('show-safety'));
-  $('name-form').hidden = status !== 'idle';
-
-  if (!live.plan) {
-    // Nothing from the server yet: keep the first paint honest.
-    setText($('step-title'), live.connection === 'connected' ? 'Loading…' : connectionLabels[live.connection]);
-  } else if (status === 'idle') {
-    setText($('position'), `${view.count} steps`);
-    setText($('step-title'), 'Waiting for the instructor to start');
-    setText($('cue'), '');
-  } else if (status === 'finished') {
-    setText($('position'), '');
-    setText($('step-title'), 'Class finished');
-    setText($('cue'), '');
-  } else if (step) {
-    setText($('position'), position(view));
-    setText($('step-title'), step.title);
-    setText($('cue'), view.cue?.text ?? '');
-  }
-
-  // The big number: time left, or the distance on distance steps.
-  const big = $('big');
-  big.hidden = !(inClass && step);
-  if (inClass && step) {
-    setText(big, view.remainingMs != null ? formatClock(view.remainingMs) : formatDistance(step.distanceMeters ?? 0));
-    big.classList.toggle('distance', view.remainingMs == null);
-  }
-
-  const isDistance = inClass && step && view.remainingMs == null;
   const done = $('done');
-  done.hidden = !isDistance;
-  if (isDistance) {
-    const tapped = doneSteps.has(doneKey(index));
-    done.disabled = tapped;
-    setText(done, tapped ? '✓ Done, nice work' : 'Done');
+  done.hidden = !screen.done;
+  if (screen.done) {
+    done.disabled = screen.done.tapped;
+    setText(done, screen.done.label);
   }
-
-  setText($('next'), view.next
-    ? `${status === 'idle' ? 'First' : 'Next'}: ${view.next.title} · ${formatLength(view.next)}`
-    : inClass ? 'Last step' : '');
 
   const fill = $('progress-fill');
-  const pct = Math.round(view.progress * 1000) / 10;
-  fill.style.width = `${pct}%`;
-  fill.parentElement.setAttribute('aria-valuenow', String(Math.round(pct)));
+  fill.style.width = `${screen.progress}%`;
+  fill.parentElement.setAttribute('aria-valuenow', String(Math.round(screen.progress)));
 
-  signal(view);
+  signal(screen.view);
 }
 
 /** Beep, buzz and speak on changes: a new step, a new cue, the last 3 seconds. */
 function signal(view) {
-  const key = `${view.status}|${view.index}`;
-  const cue = view.cue?.text ?? null;
-  if (shownKey !== null && key !== shownKey) {
-    if (view.status === 'finished') signals.change('Class finished. Thank you! Now cool down.');
-    else if (view.status === 'paused') signals.change('Class paused');
-    else if (view.step) signals.change([view.step.title, cue].filter(Boolean).join('. '));
-  } else if (shownKey !== null && cue && cue !== shownCue && view.status === 'running') {
+  const due = signalsFor(signalled, view, Boolean(live.plan));
+  signalled = due.memory;
+  if (due.change !== null) signals.change(due.change);
+  if (due.cue) {
     signals.beep(770, 0.15);
-    signals.say(cue);
+    signals.say(due.cue);
   }
-  if (view.status === 'running' && view.remainingMs != null) {
-    const whole = Math.ceil(view.remainingMs / 1000);
-    if (whole !== lastWholeSeconds && whole >= 1 && whole <= 3 && lastWholeSeconds !== null) signals.pip();
-    lastWholeSeconds = whole;
-  } else {
-    lastWholeSeconds = null;
-  }
-  if (live.plan) { shownKey = key; shownCue = cue; }
-}
-
-function doneKey(index) {
-  return `${live.state?.classStartedAt}|${index}`;
+  if (due.pip) signals.pip();
 }
 
 // --- events from the server ---------------------------------------------------
 
-live.on('connection', (state) => {
-  document.body.dataset.connection = state;
-  setText($('conn-text'), connectionLabels[state] ?? state);
-});
+connectionIndicator(live);
 
-live.on('welcome', (msg) => {
-  const list = $('safety-list');
-  list.replaceChildren(...(msg.class?.safety ?? []).map((text) => {
-    const li = document.createElement('li');
-    li.textContent = text;
-    return li;
-  }));
-});
+live.on('welcome', (msg) => fillList($('safety-list'), msg.class?.safety ?? []));
 
-let announceTimer = null;
-function banner(text, alert = false) {
-  setText($('announce-text'), text);
-  $('announce').hidden = false;
-  $('announce').classList.toggle('error', alert);
-  clearTimeout(announceTimer);
-  announceTimer = setTimeout(() => { $('announce').hidden = true; }, 60_000);
-}
+const banner = new Banner('announce', 'announce-text', 'announce-close', 60_000);
 
 live.on('announce', (msg) => {
-  banner(msg.text);
+  banner.show(msg.text);
   signals.beep(520, 0.25);
   signals.say(msg.text);
 });
 
 live.on('error', (msg) => {
-  if (msg.code === 'unknown-class') banner(`No class "${live.code}" here. Check the link or scan the QR code again.`, true);
-  else if (msg.code !== 'invalid-command') banner(msg.message ?? 'Something went wrong.', true);
+  if (msg.code === 'unknown-class') banner.show(`No class "${live.code}" here. Check the link or scan the QR code again.`, true);
+  else if (msg.code !== 'invalid-command') banner.show(msg.message ?? 'Something went wrong.', true);
 });
 
 // --- controls -----------------------------------------------------------------------
-
-$('announce-close').addEventListener('click', () => { $('announce').hidden = true; });
 
 $('sound-enable').addEventListener('click', () => {
   signals.enable();
@@ -175,7 +98,7 @@ $('done').addEventListener('click', () => {
   const index = live.state?.step;
   if (!Number.isInteger(index)) return;
   if (live.send({ type: 'done', step: index })) {
-    doneSteps.add(doneKey(index));
+    doneSteps.add(doneKey(live.state));
     signals.vibrate(40);
   }
 });
@@ -198,4 +121,4 @@ keepAwake((message) => {
 exposeForTests(live);
 
 live.connect();
-renderLoop(render);
+renderLoop(render, live);

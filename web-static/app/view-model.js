@@ -1,0 +1,235 @@
+// What the screen shows, as pure functions of (plan, state, presence, server time, ...):
+// no DOM, no globals, no clock of its own. Same inputs, same answer; Tests/web runs them in Node.
+// The pages hand the results to widgets.js, which only writes them into the DOM.
+import { formatBig, formatClock, formatLength, wholeMinutes } from './format.js';
+
+/** Where the class is at server time `now`. Frozen at pausedAt while paused, at finishedAt
+ *  once finished. `remainingMs` is null on a distance step (it has no end time). */
+export function describe(plan, state, now) {
+  const steps = plan?.steps ?? [];
+  const status = state?.status ?? 'idle';
+  const index = Number.isInteger(state?.step) ? state.step : null;
+  const step = index === null ? null : steps[index] ?? null;
+  const at = status === 'paused' && state.pausedAt != null ? state.pausedAt
+    : status === 'finished' && state.finishedAt != null ? state.finishedAt
+    : now;
+  const elapsedMs = step && state.stepStartedAt != null ? Math.max(0, at - state.stepStartedAt) : 0;
+  const remainingMs = step && state.stepEndsAt != null ? Math.max(0, state.stepEndsAt - at) : null;
+  const next = status === 'idle' ? steps[0] ?? null
+    : status === 'finished' ? null
+    : index === null ? null : steps[index + 1] ?? null;
+  return {
+    status, index, step, next, elapsedMs, remainingMs,
+    count: steps.length,
+    cue: step ? currentCue(step.cues, elapsedMs) : null,
+    progress: progress(plan, state, index, elapsedMs),
+  };
+}
+
+const inClass = (view) => view.status === 'running' || view.status === 'paused';
+
+/** The latest cue whose `atMs` has passed. */
+export function currentCue(cues, elapsedMs) {
+  let found = null;
+  for (const c of cues ?? []) {
+    if (c.atMs <= elapsedMs && (!found || c.atMs >= found.atMs)) found = c;
+  }
+  return found;
+}
+
+/** Rough duration of every step; distance steps have none, so they get an estimate:
+ *  their share of whatever `totalMs` has beyond the timed steps, or a walking pace. */
+export function stepEstimates(plan) {
+  const steps = plan?.steps ?? [];
+  const timed = steps.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
+  const meters = steps.reduce((sum, s) => sum + (s.durationMs == null ? s.distanceMeters ?? 0 : 0), 0);
+  const spare = Math.max(0, (plan?.totalMs ?? 0) - timed);
+  const msPerMeter = meters > 0 && spare > 0 ? spare / meters : 1000; // 1 m/s, a backward walk
+  return steps.map((s) => s.durationMs ?? (s.distanceMeters ?? 0) * msPerMeter);
+}
+
+/** How far through the whole class, 0…1. */
+function progress(plan, state, index, elapsedMs) {
+  const status = state?.status ?? 'idle';
+  if (status === 'finished') return 1;
+  if (status === 'idle' || index === null) return 0;
+  const est = stepEstimates(plan);
+  const total = est.reduce((a, b) => a + b, 0);
+  if (total <= 0) return 0;
+  const before = est.slice(0, index).reduce((a, b) => a + b, 0);
+  // An extended step stretches; the bar should not run past the step's slot.
+  const length = state.stepEndsAt != null && state.stepStartedAt != null
+    ? state.stepEndsAt - state.stepStartedAt : est[index] ?? 0;
+  const within = length > 0 ? Math.min(1, elapsedMs / length) : 0;
+  return Math.min(1, (before + within * (est[index] ?? 0)) / total);
+}
+
+// --- pieces both pages show ------------------------------------------------------------------
+
+/** "Round 2 of 4" when the step repeats, otherwise "Step 3 of 9". */
+export function position(view) {
+  if (!view.step) return '';
+  if (view.step.rounds > 1) return `Round ${view.step.round} of ${view.step.rounds}`;
+  return `Step ${view.index + 1} of ${view.count}`;
+}
+
+/** The big number in class: `{text, distance}` (time left, or metres on a distance step), or null. */
+export function bigNumber(view) {
+  if (!inClass(view) || !view.step) return null;
+  return { text: formatBig(view.remainingMs, view.step), distance: view.remainingMs == null };
+}
+
+/** The "Next:" line: "First: …" before the start, `last` during the last step. */
+export function nextLine(view, last = '') {
+  if (view.next) return `${view.status === 'idle' ? 'First' : 'Next'}: ${view.next.title} · ${formatLength(view.next)}`;
+  return inClass(view) ? last : '';
+}
+
+/** The connection indicator's words (with a dot, never colour alone). */
+export const connectionLabels = {
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+  closed: 'Disconnected',
+};
+export const connectionLabel = (name) => connectionLabels[name] ?? name;
+
+// --- the participant page --------------------------------------------------------------------
+
+/** Which step this phone tapped Done on: one tap per step per class run. */
+export const doneKey = (state) => `${state?.classStartedAt}|${state?.step}`;
+
+/** Everything the participant page shows. `tapped`: this phone already tapped Done on the step. */
+export function participantScreen({ plan, state, now, connection, tapped = false }) {
+  const view = describe(plan, state, now);
+  const { status, step } = view;
+  // (Fields written out, not spread from a shared object: V8 builds spread objects ~40× slower.)
+  const screen = {
+    view, status, index: view.index, big: bigNumber(view), paused: status === 'paused',
+    classTitle: plan?.title ?? 'Backward running',
+    documentTitle: plan?.title ?? 'Backward running class',
+    position: '',
+    stepTitle: '',
+    cue: '',
+    next: nextLine(view, 'Last step'),
+    finished: status === 'finished',
+    safety: status === 'idle',      // the page also shows it while the Safety toggle is open
+    nameForm: status === 'idle',
+    done: null,
+    progress: Math.round(view.progress * 1000) / 10, // percent, one decimal
+  };
+  if (!plan) {
+    // Nothing from the server yet: keep the first paint honest.
+    screen.stepTitle = connection === 'connected' ? 'Loading…' : connectionLabel(connection);
+  } else if (status === 'idle') {
+    screen.position = `${view.count} steps`;
+    screen.stepTitle = 'Waiting for the instructor to start';
+  } else if (status === 'finished') {
+    screen.stepTitle = 'Class finished';
+  } else if (step) {
+    screen.position = position(view);
+    screen.stepTitle = step.title;
+    screen.cue = view.cue?.text ?? '';
+  }
+  if (inClass(view) && step && view.remainingMs == null) {
+    screen.done = { tapped, label: tapped ? '✓ Done, nice work' : 'Done' };
+  }
+  return screen;
+}
+
+/** What the participant's phone should signal now, given what it last signalled (`memory`,
+ *  start with `signalMemory`): `change` (a new step or status: the words for the long tone,
+ *  or null), `cue` (a new cue's words, or null), `pip` (a whole second ticked in the last 3),
+ *  and the `memory` for next time. Nothing is signalled until the plan is known. */
+export const signalMemory = { key: null, cue: null, whole: null };
+
+export function signalsFor(memory, view, hasPlan) {
+  const key = `${view.status}|${view.index}`;
+  const cue = view.cue?.text ?? null;
+  let change = null;
+  let newCue = null;
+  if (memory.key !== null && key !== memory.key) {
+    if (view.status === 'finished') change = 'Class finished. Thank you! Now cool down.';
+    else if (view.status === 'paused') change = 'Class paused';
+    else if (view.step) change = [view.step.title, cue].filter(Boolean).join('. ');
+  } else if (memory.key !== null && cue && cue !== memory.cue && view.status === 'running') {
+    newCue = cue;
+  }
+  let whole = null;
+  let pip = false;
+  if (view.status === 'running' && view.remainingMs != null) {
+    whole = Math.ceil(view.remainingMs / 1000);
+    pip = whole !== memory.whole && whole >= 1 && whole <= 3 && memory.whole !== null;
+  }
+  const next = hasPlan ? { key, cue, whole } : { ...memory, whole };
+  return { change, cue: newCue, pip, memory: next };
+}
+
+// --- the instructor console -------------------------------------------------------------------
+
+/** The primary button per status. A finished class is final (its recording is closed);
+ *  a new class is a new `classctl start`. */
+export const primaryActions = {
+  idle: { command: 'start', label: '▶ Start' },
+  running: { command: 'pause', label: '‖ Pause' },
+  paused: { command: 'resume', label: '▶ Resume' },
+  finished: { command: null, label: '✓ Class finished' },
+};
+
+/** The plan list as built once per plan: its heading note and one row per step. */
+export function planOutline(plan) {
+  const steps = plan?.steps ?? [];
+  const minutes = wholeMinutes(stepEstimates(plan).reduce((a, b) => a + b, 0));
+  return {
+    total: `· ${steps.length} steps · about ${minutes} min`,
+    rows: steps.map((step, i) => ({
+      num: String(i + 1),
+      title: step.title,
+      meta: `${step.kind}${step.rounds > 1 ? ` · round ${step.round}/${step.rounds}` : ''}`,
+      length: formatLength(step),
+      label: `Jump to step ${i + 1}: ${step.title}, ${formatLength(step)}`,
+    })),
+  };
+}
+
+/** Everything the console shows. `role`: welcome.role; `hasToken`: the page has a token. */
+export function consoleScreen({ plan, state, presence, now, role, connection, hasToken }) {
+  const view = describe(plan, state, now);
+  const { status, index, step } = view;
+  const live = inClass(view);
+  // Controls: only what makes sense now is enabled.
+  const can = role === 'instructor' && connection === 'connected';
+  const action = primaryActions[status] ?? primaryActions.idle;
+  return {
+    view, status, index, big: bigNumber(view), paused: status === 'paused',
+    role: role ?? '',
+    classTitle: plan ? plan.title ?? 'Class' : 'Instructor console',
+    position: !plan ? '' : status === 'idle' ? 'Not started' : status === 'finished' ? 'Finished' : position(view),
+    stepTitle: !plan ? 'Connecting…' : status === 'idle' ? 'Ready to start'
+      : status === 'finished' ? 'Class finished' : step?.title ?? '',
+    cue: plan && view.cue ? `Cue: ${view.cue.text}` : '',
+    next: nextLine(view),
+    controls: {
+      primary: { label: action.label, command: action.command, disabled: !can || !action.command },
+      previous: !can || !live || index === 0,
+      next: !can || !live,
+      extend: !can || !live || view.remainingMs == null,
+      end: !can || !live,
+    },
+    noToken: !hasToken,
+    // The plan list: past steps ticked, the current one highlighted with its time left.
+    rows: (plan?.steps ?? []).map((_, i) => {
+      const current = live && i === index;
+      return {
+        current,
+        past: status === 'finished' || (live && i < index),
+        left: !current ? '' : view.remainingMs != null ? `${formatClock(view.remainingMs)} left` : 'now',
+        disabled: !can,
+      };
+    }),
+    participants: String(presence?.participants ?? 0),
+    // `done` counts taps on the current step only.
+    done: String(presence && presence.step === index ? presence.done ?? 0 : 0),
+  };
+}
