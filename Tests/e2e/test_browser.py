@@ -256,6 +256,50 @@ def test_wrong_token_is_shown_and_controls_stay_off(start_class, browser):
     assert not inst.find_element(By.ID, "primary").is_enabled()
 
 
+def test_need_to_stop_reaches_the_console_until_seen(start_class, browser):
+    """Issue 12's feature: a phone's "I need to stop" (confirm, then undo) becomes an alert on
+    the console naming the participant until the instructor taps Seen; both ends in Chromium."""
+    server = start_class(LONG_CLASS)
+    inst = open_instructor(browser, server)
+    phone = open_phone(browser, server)
+    anon = open_phone(browser, server)
+    phone.find_element(By.ID, "name").send_keys("Ana")
+    phone.find_element(By.ID, "name-form").submit()
+    assert not visible(phone, "stop"), "no stop button before the class starts"
+    inst.find_element(By.ID, "primary").click()
+    wait_until(lambda: visible(phone, "stop"), 5, "the stop button in class")
+
+    # Cancel first: nothing is sent.
+    phone.find_element(By.ID, "stop").click()
+    wait_until(lambda: visible(phone, "stop-confirm"), 2, "the question")
+    phone.find_element(By.ID, "stop-no").click()
+    wait_until(lambda: visible(phone, "stop"), 2, "the button again")
+    time.sleep(0.4)
+    assert not visible(inst, "alerts")
+
+    phone.find_element(By.ID, "stop").click()
+    phone.find_element(By.ID, "stop-yes").click()
+    wait_until(lambda: visible(phone, "stop-sent"), 3, "the phone's 'stop and step aside'")
+    wait_until(lambda: visible(inst, "alerts"), 3, "the console's alert")
+    assert "Ana needs to stop" in text(inst, "alert-list")
+    assert "Backward walk" in text(inst, "alert-list")
+
+    # An unnamed phone shows as "a participant"; it takes its signal back.
+    anon.find_element(By.ID, "stop").click()
+    anon.find_element(By.ID, "stop-yes").click()
+    wait_until(lambda: "A participant needs to stop" in text(inst, "alert-list"), 3, "the unnamed alert")
+    screenshot(inst, "instructor-1280x800-stop-alert")
+    screenshot(phone, "participant-390x844-stop-sent")
+    anon.find_element(By.ID, "stop-undo").click()
+    wait_until(lambda: "A participant" not in text(inst, "alert-list"), 3, "the withdrawn alert gone")
+
+    inst.find_element(By.CSS_SELECTOR, "#alert-list button").click()
+    wait_until(lambda: not visible(inst, "alerts"), 3, "the alert gone after Seen")
+    wait_until(lambda: "has seen it" in text(phone, "stop-sent-text"), 3, "the phone told it was seen")
+    metrics = urllib.request.urlopen(f"{server.base_url}/metrics").read().decode()
+    assert f'classctl_class_stop_signals_total{{class="{server.code}"}} 2' in metrics
+
+
 def test_dark_theme_and_landscape(start_class, browser):
     server = start_class(LONG_CLASS)
     light = open_phone(browser, server)

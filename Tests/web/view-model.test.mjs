@@ -283,3 +283,34 @@ suite('instructor console', () => {
     assert.deepEqual(s.rows, []);
   });
 });
+
+// --- "I need to stop" ---------------------------------------------------------------------
+import { stopPanel, alertLines } from '../../web-static/app/view-model.js';
+
+test('the stop panel: a button in class, a question, then what to do', () => {
+  const running = { status: 'running' };
+  assert.equal(stopPanel({ status: 'idle' }).mode, 'hidden');
+  assert.equal(stopPanel({ status: 'finished' }).mode, 'hidden');
+  assert.equal(stopPanel(running).mode, 'button');
+  assert.equal(stopPanel({ status: 'paused' }).mode, 'button');
+  assert.equal(stopPanel(running, { confirming: true }).mode, 'confirm');
+  const sent = stopPanel(running, { pending: true });
+  assert.equal(sent.mode, 'sent');
+  assert.match(sent.text, /being told/);
+  assert.match(stopPanel(running, { on: true, acknowledged: true }).text, /has seen it/);
+  // Still shown after the class ends: a participant who stopped is not forgotten.
+  assert.equal(stopPanel({ status: 'finished' }, { on: true }).mode, 'sent');
+});
+
+test('alert lines name the participant, the step and how long ago', () => {
+  const plan = { steps: [{ title: 'Walk' }, { title: 'Backward jog' }] };
+  const lines = alertLines([
+    { client: 4, name: 'Ana', since: 10_000, step: 1, online: true },
+    { client: 9, name: null, since: 0, step: null, online: false },
+  ], plan, 130_000);
+  assert.equal(lines[0].text, 'Ana needs to stop');
+  assert.equal(lines[0].detail, 'during “Backward jog” · 2 min ago');
+  assert.equal(lines[1].text, 'A participant needs to stop');
+  assert.equal(lines[1].detail, '2 min ago · phone offline');
+  assert.deepEqual(alertLines(undefined, plan, 0), []);
+});

@@ -2,7 +2,8 @@
 import { Live, classCodeFromPath } from './live.js';
 import { renderLoop } from './render-loop.js';
 import { exposeForTests } from './test-hook.js';
-import { consoleScreen, planOutline, primaryActions } from './view-model.js';
+import { consoleScreen, planOutline, primaryActions, alertLines } from './view-model.js';
+import { Signals } from './signals.js';
 import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 
 const code = classCodeFromPath(location.pathname);
@@ -164,6 +165,39 @@ function renderNames(p) {
 connectionIndicator(live);
 live.on('welcome', (msg) => { if (msg.class) buildPlan(msg.class); });
 live.on('presence', renderNames);
+
+// --- "I need to stop" alerts: stay until the instructor says they have seen each ----------
+
+// A stop signal must be noticed: a tone (sound is unlocked by the console's first click) and a buzz.
+const signals = new Signals();
+document.addEventListener('pointerdown', () => { if (!signals.enabled) signals.enable(); }, { once: true });
+let alertCount = 0;
+function renderAlerts() {
+  const lines = alertLines(live.alerts, live.plan, live.serverNow());
+  $('alerts').hidden = lines.length === 0;
+  const list = $('alert-list');
+  list.replaceChildren(...lines.map((line) => {
+    const li = document.createElement('li');
+    const text = document.createElement('strong');
+    text.textContent = line.text;
+    const detail = document.createElement('span');
+    detail.className = 'muted';
+    detail.textContent = ` ${line.detail}`;
+    const seen = document.createElement('button');
+    seen.type = 'button';
+    seen.className = 'primary';
+    seen.textContent = 'Seen';
+    seen.dataset.client = String(line.client);
+    seen.setAttribute('aria-label', `Seen: ${line.text}`);
+    seen.addEventListener('click', () => live.send({ type: 'ack-stop', client: line.client }));
+    li.append(text, detail, seen);
+    return li;
+  }));
+  if (lines.length > alertCount) { signals.beep(880, 0.3); signals.vibrate([200, 80, 200]); }
+  alertCount = lines.length;
+}
+live.on('alerts', renderAlerts);
+setInterval(() => { if (live.alerts.length) renderAlerts(); }, 10_000);   // keep "N s ago" honest
 
 const errorText = {
   'bad-token': 'The instructor token was refused. Open the instructor link that classctl start printed.',

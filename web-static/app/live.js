@@ -24,6 +24,7 @@ const PROBE_TIMEOUT_MS = 5_000;    // no answer to a `time` in this long: the so
 /**
  * The live connection. Events (subscribe with `on`):
  *  welcome(msg), state(state, previous), presence(msg), announce(msg), error(msg),
+ *  alerts(list) (instructors), stop(msg) (the participant who raised one),
  *  connection(name) with name one of connecting | connected | reconnecting | offline | closed.
  */
 export class Live {
@@ -34,6 +35,7 @@ export class Live {
     this.plan = null;            // welcome.class
     this.state = null;           // the state shown now
     this.presence = null;
+    this.alerts = [];            // instructors: open stop signals (alerts / welcome.alerts)
     this.role = null;
     this.connection = 'connecting';
     this.switches = [];          // {seq, status, step, at}: when each change was shown (server time)
@@ -182,6 +184,7 @@ export class Live {
         this.plan = msg.class ?? this.plan;
         this.role = msg.role ?? this.role;
         if (msg.presence) this.presence = msg.presence;
+        if (msg.alerts) this.alerts = msg.alerts;
         this.emit('welcome', msg);
         if (msg.state) {
           // A (re)joining phone draws the current state at once; anything queued
@@ -191,6 +194,7 @@ export class Live {
           this.apply(msg.state);
         }
         if (msg.presence) this.emit('presence', msg.presence);
+        if (msg.alerts) this.emit('alerts', msg.alerts);
         break;
       case 'state':
         this.receiveState(msg);
@@ -201,6 +205,13 @@ export class Live {
         break;
       case 'announce':
         this.emit('announce', msg);
+        break;
+      case 'alerts':   // to instructors: open "I need to stop" signals
+        this.alerts = msg.alerts ?? [];
+        this.emit('alerts', this.alerts);
+        break;
+      case 'stop':     // to the participant who raised one: where it stands
+        this.emit('stop', msg);
         break;
       case 'error':
         if (msg.code === 'unknown-class') this.fatal = true;

@@ -2,7 +2,7 @@
 import { Live } from './live.js';
 import { renderLoop } from './render-loop.js';
 import { exposeForTests } from './test-hook.js';
-import { participantScreen, signalsFor, signalMemory, doneKey } from './view-model.js';
+import { participantScreen, signalsFor, signalMemory, doneKey, stopPanel } from './view-model.js';
 import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 import { Signals, keepAwake, storageGet, storageSet } from './signals.js';
 
@@ -38,8 +38,49 @@ function render() {
   fill.style.width = `${screen.progress}%`;
   fill.parentElement.setAttribute('aria-valuenow', String(Math.round(screen.progress)));
 
+  showStop(screen.view);
   signal(screen.view);
 }
+
+// --- "I need to stop" ---------------------------------------------------------------------
+
+const stop = { on: false, acknowledged: false, confirming: false, pending: false };
+let stopMode = null;
+
+function showStop(view) {
+  const panel = stopPanel(view, stop);
+  if (panel.mode === stopMode && panel.mode !== 'sent') return;
+  const entering = panel.mode !== stopMode;
+  stopMode = panel.mode;
+  $('stop').hidden = panel.mode !== 'button';
+  $('stop-confirm').hidden = panel.mode !== 'confirm';
+  $('stop-sent').hidden = panel.mode !== 'sent';
+  if (panel.mode === 'sent') setText($('stop-sent-text'), panel.text);
+  if (entering && panel.mode === 'confirm') $('stop-yes').focus();
+}
+
+$('stop').addEventListener('click', () => { stop.confirming = true; });
+$('stop-no').addEventListener('click', () => { stop.confirming = false; $('stop').focus(); });
+$('stop-yes').addEventListener('click', () => {
+  stop.confirming = false;
+  if (live.send({ type: 'stop', on: true })) {
+    stop.pending = true;
+    signals.vibrate([80, 60, 80]);
+  } else {
+    banner.show('Not connected: the instructor was not told. Stop anyway and wave to them.', true);
+  }
+});
+$('stop-undo').addEventListener('click', () => {
+  live.send({ type: 'stop', on: false });
+  stop.on = false; stop.pending = false; stop.acknowledged = false;
+});
+live.on('stop', (msg) => {
+  stop.on = Boolean(msg.on);
+  stop.pending = false;
+  stop.acknowledged = Boolean(msg.acknowledged);
+  if (stop.acknowledged) signals.vibrate(60);
+  stopMode = null;   // redraw the text
+});
 
 /** Beep, buzz and speak on changes: a new step, a new cue, the last 3 seconds. */
 function signal(view) {

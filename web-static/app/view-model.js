@@ -233,3 +233,37 @@ export function consoleScreen({ plan, state, presence, now, role, connection, ha
     done: String(presence && presence.step === index ? presence.done ?? 0 : 0),
   };
 }
+
+// --- "I need to stop" ---------------------------------------------------------------------
+
+/** The phone's stop panel. `stop` is what the phone knows: {on, acknowledged} from the server,
+ *  `confirming` while the question is open, `pending` between tapping yes and the answer. */
+export function stopPanel(view, stop = {}) {
+  const inClassNow = view.status === 'running' || view.status === 'paused';
+  if (stop.on || stop.pending) {
+    return {
+      mode: 'sent',
+      text: stop.acknowledged
+        ? 'The instructor has seen it and is coming. Stay where you are, safe at the side.'
+        : 'Stop and step to the side. The instructor is being told.',
+    };
+  }
+  if (!inClassNow) return { mode: 'hidden' };
+  return { mode: stop.confirming ? 'confirm' : 'button' };
+}
+
+/** One line per open stop signal on the console, oldest first. */
+export function alertLines(alerts, plan, now) {
+  return (alerts ?? []).map((a) => {
+    const who = a.name ? a.name : 'A participant';
+    const step = Number.isInteger(a.step) ? plan?.steps?.[a.step] : null;
+    const ago = Math.max(0, Math.round((now - a.since) / 1000));
+    const agoText = ago < 60 ? `${ago} s ago` : `${Math.floor(ago / 60)} min ago`;
+    return {
+      client: a.client,
+      text: `${who} needs to stop`,
+      detail: [step ? `during “${step.title}”` : null, agoText, a.online === false ? 'phone offline' : null]
+        .filter(Boolean).join(' · '),
+    };
+  });
+}
