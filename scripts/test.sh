@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of classctl:
 #   swift     Swift unit and integration tests (Swift Testing, real loopback sockets)
+#   tsan      the suites with sockets and threads again, under ThreadSanitizer (.build-tsan)
 #   e2e       end-to-end tests in Python (real clients, the CLI, headless Chromium)
 #   autobahn  the Autobahn|Testsuite WebSocket conformance run against ws-echo
 #   fuzz      each libFuzzer target for a bounded time (AddressSanitizer)
-# Environment: CLASSCTL_TEST_STAGES (default: every stage; a subset, e.g. "swift,e2e"),
+# Environment: CLASSCTL_TEST_STAGES (default: every stage; a subset, e.g. "swift,tsan"),
 # AUTOBAHN_EXCLUDE (default: 12.x.10-18 and 13.x.10-18, the permessage-deflate cases with
 # the nine largest message sizes, which take 11 of the full run's 13 minutes on 2 cores; set it
 # to '' for all 517 cases), FUZZ_SECONDS (default 30), CI (with CI=true, what lives outside
@@ -12,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_STAGES="swift e2e autobahn fuzz"
+ALL_STAGES="swift tsan e2e autobahn fuzz"
 stages=${CLASSCTL_TEST_STAGES:-$ALL_STAGES}
 stages=${stages//,/ }
 for s in $stages; do
@@ -52,6 +53,32 @@ if want swift; then
   rc=${PIPESTATUS[0]}
   [ $rc -eq 0 ] || status=1
   summary+=("swift test (churn): $(grep -E 'Test run with [0-9]+ tests?' /tmp/classctl-swift-churn.log | tail -1)")
+fi
+
+if want tsan; then
+  step "ThreadSanitizer (the suites with sockets and threads; build in .build-tsan)"
+  # ChurnTests is left out: it counts the process's memory, which TSan's shadow memory distorts.
+  # A suppression goes into Tests/tsan-suppressions.txt only with a written reason beside it.
+  tsan_start=$SECONDS
+  TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/Tests/tsan-suppressions.txt" \
+    swift test --sanitize=thread --scratch-path .build-tsan \
+      --filter 'NetServerTests|LiveClassTests|classbenchTests' --skip ChurnTests \
+      > /tmp/classctl-tsan.log 2>&1
+  rc=$?
+  tsan_secs=$((SECONDS - tsan_start))
+  warnings=$(grep -c 'WARNING: ThreadSanitizer' /tmp/classctl-tsan.log)
+  distinct=$(grep -E '^SUMMARY: ThreadSanitizer' /tmp/classctl-tsan.log | sort -u | sed "s|$PWD/||" \
+    | { swift demangle --simplified 2>/dev/null || cat; })
+  grep -E '✘|error:|Test run with' /tmp/classctl-tsan.log | grep -vE '^✔ Test ' | tail -20
+  if [ -n "$distinct" ]; then echo "distinct reports:"; echo "$distinct" | head -40; fi
+  echo "(full log: /tmp/classctl-tsan.log)"
+  tests=$(grep -E 'Test run with [0-9]+ tests' /tmp/classctl-tsan.log | tail -1)
+  if [ "$warnings" -gt 0 ] || [ $rc -ne 0 ]; then
+    status=1
+    summary+=("tsan: FAILED — $warnings ThreadSanitizer warnings ($(echo -n "$distinct" | grep -c .) distinct), exit $rc; ${tests:-no test summary} (${tsan_secs} s)")
+  else
+    summary+=("tsan: no warnings; $tests (${tsan_secs} s)")
+  fi
 fi
 
 if want e2e; then
