@@ -322,7 +322,15 @@ done
 mkdir -p "$OUT" "$BENCH_BUILD"
 build
 tool_available classbench || { log "classbench was not built ($CLASSBENCH)"; exit 1; }
-tool_available loadgen || log "shared loadgen not available: classbench only"
+if ! tool_available loadgen; then
+    if [ -f "$SHARED_BENCH/loadgen/loadgen.c" ]; then
+        log "loadgen: not built in $LOADGEN (run without --skip-build): classbench only"
+    elif [ "${CI:-}" = "true" ]; then
+        log "loadgen: FAILED — ../shared/bench/loadgen is not beside this clone, and CI=true requires it"; exit 1
+    else
+        log "loadgen: skipped — ../shared/bench/loadgen is not beside this clone (it ships with the project's shared tools): classbench only"
+    fi
+fi
 {
     echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "host: $(nproc) cpus, $(uname -r)"

@@ -64,8 +64,7 @@ enum Banner {
         for extra in links.base.dropFirst() { out += "               \(extra)/c/\(code)\n" }
         out += "  instructor:  \(links.preferred)/c/\(code)/instructor#token=\(token)\n"
         out += "  recording:   \(recording ?? "off")\n"
-        let shownHost = boundHost.contains(":") ? "[\(boundHost)]" : boundHost
-        out += "  listening:   \(secure ? "https" : "http")://\(shownHost == "0.0.0.0" ? "127.0.0.1" : shownHost):\(port)\n"
+        out += "  listening:   \(listening(host: boundHost, port: port, secure: secure))\n"
         if !secure {
             out += "  (plain HTTP: phones cannot keep their screens awake; see docs/tls.md for https)\n"
         }
@@ -77,6 +76,18 @@ enum Banner {
         }
         out += "  Keep the instructor link private: it controls the class. Ctrl-C ends the class.\n"
         FileHandle.standardOutput.write(Data(out.utf8))
+    }
+
+    /// The address the listening socket is bound to, as a URL: the wildcard addresses say so
+    /// (`http://0.0.0.0:8080 (all interfaces)`), never a loopback address they are not.
+    /// "*" and "" bind like getaddrinfo's passive lookup, whose first answer is 0.0.0.0.
+    static func listening(host: String, port: Int, secure: Bool) -> String {
+        let scheme = secure ? "https" : "http"
+        switch host {
+        case "0.0.0.0", "*", "": return "\(scheme)://0.0.0.0:\(port) (all interfaces)"
+        case "::": return "\(scheme)://[::]:\(port) (all interfaces)"
+        default: return host.contains(":") ? "\(scheme)://[\(host)]:\(port)" : "\(scheme)://\(host):\(port)"
+        }
     }
 }
 

@@ -23,7 +23,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
-LISTENING = re.compile(r"listening:\s+(http://[\d.]+:(\d+))")
+# The banner's line, e.g. `listening:   http://127.0.0.1:8080` or `http://0.0.0.0:8080 (all interfaces)`.
+LISTENING = re.compile(r"listening:\s+(https?)://(\[[0-9A-Fa-f:.]+\]|[\w.-]+):(\d+)")
+# Where a client on this machine reaches a server listening on a wildcard address.
+LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
+
+
+def listening_url(match: re.Match) -> str:
+    scheme, host, port = match.groups()
+    return f"{scheme}://{LOOPBACK_FOR.get(host, host)}:{port}"
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +99,7 @@ def start_class(classctl_bin, tmp_path):
                 output.append(line.rstrip("\n"))
                 m = LISTENING.search(line)
                 if m and not found.is_set():
-                    url.append(m.group(1))
+                    url.append(listening_url(m))
                     found.set()
             found.set()
 

@@ -51,7 +51,7 @@ class Proc:
 
 
 def start_classctl(*args, env=None, cwd=None):
-    return Proc([str(BIN / "classctl"), "start", *args], r"listening:\s+https?://[^:\s]+:(\d+)", env=env, cwd=cwd)
+    return Proc([str(BIN / "classctl"), "start", *args], r"listening:\s+https?://(?:\[[^\]\s]*\]|[^:\s/]+):(\d+)", env=env, cwd=cwd)
 
 
 def start_ws_echo(*args):

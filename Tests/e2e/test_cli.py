@@ -37,6 +37,7 @@ def test_start_prints_links_and_serves_pages(tmp_path):
         assert f"/c/TESTA/instructor#token={TOKEN}" in out
         assert "recording:   " + str(tmp_path / "rec") in out
         assert "Scan to join" in out
+        assert f"  listening:   http://127.0.0.1:{p.port}\n" in out
         import urllib.request
         page = urllib.request.urlopen(f"http://127.0.0.1:{p.port}/c/TESTA").read().decode()
         assert "<html" in page.lower()
@@ -46,6 +47,22 @@ def test_start_prints_links_and_serves_pages(tmp_path):
         assert p.stop() == 0
     # The token never appears in the logs (only in the banner line we print on purpose).
     assert p.output().count(TOKEN) == 1
+
+
+def test_listening_line_says_all_interfaces(tmp_path):
+    """Regression: on --host 0.0.0.0 the banner said `listening: http://127.0.0.1:PORT`, as if
+    the class were reachable from this machine only. It now names the address it is bound to."""
+    import urllib.request
+    from conftest import LISTENING, listening_url
+    p = start_classctl("--host", "0.0.0.0", "--port", "0", "--code", "ALLIF", "--record-dir", str(tmp_path / "rec"))
+    try:
+        lines = [line for line in p.output().splitlines() if "listening:" in line]
+        assert lines == [f"  listening:   http://0.0.0.0:{p.port} (all interfaces)"]
+        # The end-to-end fixtures still find the port in it, and reach it over loopback.
+        assert listening_url(LISTENING.search(lines[0])) == f"http://127.0.0.1:{p.port}"
+        assert urllib.request.urlopen(f"http://127.0.0.1:{p.port}/healthz").read() == b"ok\n"
+    finally:
+        assert p.stop() == 0
 
 
 def test_builtin_default_class(tmp_path):
