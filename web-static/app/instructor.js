@@ -201,7 +201,6 @@ setInterval(() => { if (live.alerts.length) renderAlerts(); }, 10_000);   // kee
 
 const errorText = {
   'bad-token': 'The instructor token was refused. Open the instructor link that classctl start printed.',
-  throttled: 'Too many wrong tokens from this device: wait a minute, then reload.',
   'unknown-class': `There is no class "${code}" on this server.`,
 };
 const errorBanner = new Banner('error', 'error-text', 'error-close', 15_000);
