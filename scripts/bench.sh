@@ -153,7 +153,7 @@ start_server() {
         # A live class: phones join /ws?class=BENCH; the instructor's announcements are the
         # broadcasts (encoded once, framed once, through the class queue and the fan-out path).
         "$CLASSCTL" start --host 127.0.0.1 --port "$port" --code BENCH --token "$BENCH_TOKEN" \
-            --record-dir "$OUT/recordings" --log-level warning >"$logfile" 2>&1 &
+            --record-dir "$OUT/recordings" --fresh --log-level warning >"$logfile" 2>&1 &
         URL="ws://127.0.0.1:$port/ws?class=BENCH" ;;
     *) log "unknown server $name"; return 1 ;;
     esac

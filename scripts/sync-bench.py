@@ -215,7 +215,7 @@ def start_server(binary: Path, plan: Path, code: str, token: str, lead_ms: int, 
                  web_root: Path, log_path: Path) -> tuple[subprocess.Popen, int]:
     args = [str(binary), "start", str(plan), "--host", "127.0.0.1", "--port", "0", "--code", code,
             "--token", token, "--lead-ms", str(lead_ms), "--record-dir", str(record_dir),
-            "--web-root", str(web_root)]
+            "--web-root", str(web_root), "--fresh"]
     log = open(log_path, "w")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
     port: list[int] = []

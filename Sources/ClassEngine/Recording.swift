@@ -25,6 +25,10 @@ public struct RecordedEvent: Codable, Sendable, Equatable {
         case stopSignal = "stop-signal"
         case stopWithdrawn = "stop-withdrawn"
         case stopAcknowledged = "stop-acknowledged"
+        /// The server stopped (SIGTERM, Ctrl-C) with the class unfinished; the next start resumes it.
+        case suspended
+        /// The class was picked up again from this recording (after a crash or a suspension).
+        case resumed
     }
 
     public var at: Int64
@@ -57,20 +61,29 @@ public struct RecordedEvent: Codable, Sendable, Equatable {
 /// the reader keeps reading the older ones (RecordingFormatTests enforces both).
 ///   classctl-recording/1  plan only; `restartStep` for the restart command
 ///   classctl-recording/2  plus the expanded steps the class ran; stop signals (`client`, `name`)
+///   classctl-recording/3  plus a salted hash of the instructor token (never the token);
+///                         `suspended` and `resumed` events
 public struct RecordingHeader: Codable, Sendable, Equatable {
-    public static let currentFormat = "classctl-recording/2"
-    public static let readableFormats: Set<String> = ["classctl-recording/1", currentFormat]
+    public static let currentFormat = "classctl-recording/3"
+    public static let readableFormats: Set<String> = ["classctl-recording/1", "classctl-recording/2", currentFormat]
     public var format: String
     public var classCode: String
     public var startedAt: Int64
     public var plan: ClassPlan
     /// The steps as run (format 2 on); a format-1 header has none and its plan is expanded.
     public var steps: [Step]?
+    /// A slow salted hash of the instructor token (format 3 on; see LiveClass's TokenHash), so a
+    /// resumed class accepts the same instructor link while the file stays safe to share.
+    public var instructorTokenHash: String?
 }
 
 public struct Recording: Sendable, Equatable {
     public var plan: ClassPlan
     public var steps: [Step]
+    public var instructorTokenHash: String? = nil
+    /// Bytes of the file up to the end of its last complete line: where appending resumes
+    /// (a torn last line is cut off first).
+    public var intactLength: Int = 0
     public var classCode: String
     public var startedAt: Int64
     public var events: [RecordedEvent]
@@ -91,7 +104,8 @@ public final class RecordingWriter {
 
     /// Creates `directory` if needed and a new file `class-<code>-<startedAt>.jsonl` in it,
     /// then writes and syncs the header. Throws RecordingError with the path and the system's reason.
-    public init(directory: URL, plan: ClassPlan, steps: [Step], classCode: String, startedAt: Int64) throws {
+    public init(directory: URL, plan: ClassPlan, steps: [Step], classCode: String, startedAt: Int64,
+                instructorTokenHash: String? = nil) throws {
         let safeCode = String(classCode.unicodeScalars.filter { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-") }
             .map(Character.init).prefix(32))
         fileURL = directory.appendingPathComponent("class-\(safeCode.isEmpty ? "class" : safeCode)-\(startedAt).jsonl")
@@ -105,7 +119,7 @@ public final class RecordingWriter {
             throw RecordingError("cannot create recording \(fileURL.path): \(String(cString: strerror(errno)))")
         }
         let header = RecordingHeader(format: RecordingHeader.currentFormat, classCode: classCode,
-                                     startedAt: startedAt, plan: plan, steps: steps)
+                                     startedAt: startedAt, plan: plan, steps: steps, instructorTokenHash: instructorTokenHash)
         do {
             try writeLine(header)
             Self.syncDirectory(directory)
@@ -113,6 +127,28 @@ public final class RecordingWriter {
             _ = closeDescriptor(descriptor)
             descriptor = -1
             throw error
+        }
+    }
+
+    /// Goes on writing an existing recording (a resumed class): cuts a torn last line off at
+    /// `recording.intactLength`, then appends.
+    public init(appendingTo url: URL, recording: Recording) throws {
+        fileURL = url
+        descriptor = open(url.path, O_RDWR | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw RecordingError("cannot open recording \(url.path) to continue it: \(String(cString: strerror(errno)))")
+        }
+        guard ftruncate(descriptor, off_t(recording.intactLength)) == 0, fsync(descriptor) == 0 else {
+            let reason = String(cString: strerror(errno))
+            _ = closeDescriptor(descriptor)
+            descriptor = -1
+            throw RecordingError("cannot cut the torn last line of \(url.path): \(reason)")
+        }
+        // A last line that lost only its newline: end it, so the next event starts a line.
+        var last: UInt8 = 0x0A
+        if recording.intactLength > 0, pread(descriptor, &last, 1, off_t(recording.intactLength - 1)) == 1, last != 0x0A {
+            var newline: UInt8 = 0x0A
+            _ = write(descriptor, &newline, 1)
         }
     }
 
@@ -219,6 +255,7 @@ public enum RecordingReader {
 
         var events: [RecordedEvent] = []
         var warnings: [String] = []
+        var intact = first.count + 1
         for (offset, line) in lines.enumerated().dropFirst() {
             let number = offset + 1
             do {
@@ -227,6 +264,7 @@ public enum RecordingReader {
                     throw RecordingError("instant \(event.at) or seq \(event.seq) out of range")
                 }
                 events.append(event)
+                intact += line.count + 1
             } catch {
                 let isLast = offset == lines.count - 1
                 guard isLast else { throw RecordingError("\(name):\(number): unreadable event (\(brief(error)))") }
@@ -234,8 +272,11 @@ public enum RecordingReader {
                 warnings.append("\(name):\(number): ignored a truncated or unreadable last line")
             }
         }
-        return Recording(plan: header.plan, steps: steps, classCode: header.classCode, startedAt: header.startedAt,
-                         events: events, warnings: warnings)
+        var recording = Recording(plan: header.plan, steps: steps, classCode: header.classCode, startedAt: header.startedAt,
+                                  events: events, warnings: warnings)
+        recording.instructorTokenHash = header.instructorTokenHash
+        recording.intactLength = min(intact, data.count)
+        return recording
     }
 
     private static func brief(_ error: Error) -> String {

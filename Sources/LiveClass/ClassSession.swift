@@ -6,10 +6,19 @@ import Dispatch
 import Foundation
 import Logging
 import NetServer
+import TLS
 import ClassPlan
 import ClassEngine
 
 public enum Role: String, Sendable { case participant, instructor }
+
+/// Where a class's recording goes: nowhere, a new file, or on at the end of the recording of
+/// the class being resumed.
+public enum ClassRecording {
+    case none
+    case new(directory: URL)
+    case resume(Recording, url: URL)
+}
 
 /// What HTTP routes show of a class, published by the class queue after every change so a
 /// route (on an event loop) reads it without waiting for that queue, which writes to disk.
@@ -31,7 +40,9 @@ public final class ClassSession: @unchecked Sendable {
     public let steps: [Step]
     let queue: DispatchQueue
     let group: BroadcastGroup
-    private let instructorToken: [UInt8]
+    /// The instructor token, or (a resumed class whose token was not kept) only its salted hash.
+    private let instructorToken: [UInt8]?
+    private let instructorTokenHash: String?
     private let leadMs: Int64
     private let logger: Logger
     private let classJSON: String
@@ -63,27 +74,78 @@ public final class ClassSession: @unchecked Sendable {
         var wrongTokens = 0
     }
 
-    public init(code: String, plan: ClassPlan, instructorToken: String, server: Server, leadMs: Int64 = 300,
-                recordDirectory: URL?, logger: Logger, onRecorded: (@Sendable () -> Void)? = nil) throws {
+    /// A class of `plan` with a new recording in `recordDirectory` (nil: unrecorded).
+    public convenience init(code: String, plan: ClassPlan, instructorToken: String, server: Server, leadMs: Int64 = 300,
+                            recordDirectory: URL?, logger: Logger, onRecorded: (@Sendable () -> Void)? = nil) throws {
+        try self.init(code: code, plan: plan, instructorToken: instructorToken, server: server, leadMs: leadMs,
+                      recording: recordDirectory.map { .new(directory: $0) } ?? .none, logger: logger, onRecorded: onRecorded)
+    }
+
+    /// A class, new or resumed (`.resume`: same code, plan, steps and timing as recorded, time
+    /// run on to now as if the server had never stopped; `instructorToken` nil means only the
+    /// recorded hash can check the instructor's link).
+    public init(code: String, plan: ClassPlan, instructorToken: String?, server: Server, leadMs: Int64 = 300,
+                recording: ClassRecording, logger: Logger, onRecorded: (@Sendable () -> Void)? = nil) throws {
         self.code = code
         self.plan = plan
-        self.engine = ClassEngine(plan: plan)
+        var resumed: ResumedClass?
+        switch recording {
+        case .resume(let rec, _):
+            let r = Resume.rebuild(rec, now: wallClockMillis())
+            resumed = r
+            self.engine = r.engine
+            self.instructorTokenHash = rec.instructorTokenHash
+        case .new, .none:
+            self.engine = ClassEngine(plan: plan)
+            self.instructorTokenHash = instructorToken.map { TokenHash.make($0) }
+        }
         self.steps = engine.steps
-        self.instructorToken = Array(instructorToken.utf8)
+        self.instructorToken = instructorToken.map { Array($0.utf8) }
         self.leadMs = leadMs
         self.logger = logger
         self.onRecorded = onRecorded
         self.queue = DispatchQueue(label: "classctl.class.\(code)")
         self.group = server.makeBroadcastGroup()
         self.classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: engine.steps)
-        if let dir = recordDirectory {
-            let writer = try RecordingWriter(directory: dir, plan: plan, steps: engine.steps, classCode: code, startedAt: wallClockMillis())
+        switch recording {
+        case .none: break
+        case .new(let dir):
+            let writer = try RecordingWriter(directory: dir, plan: plan, steps: engine.steps, classCode: code,
+                                             startedAt: wallClockMillis(), instructorTokenHash: instructorTokenHash)
             recorder = writer
             recordingPath = writer.fileURL.path
+        case .resume(let rec, let url):
+            recorder = try RecordingWriter(appendingTo: url, recording: rec)
+            recordingPath = url.path
         }
         stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
         view = Locked(PublicView(snapshot: engine.snapshot))
+        if let resumed {
+            queue.sync { self.continueResumed(resumed) }
+        }
     }
+
+    /// On the class queue: records what happened while the server was down, brings back the
+    /// open stop signals, and starts the timers as the live class would have.
+    private func continueResumed(_ r: ResumedClass) {
+        for s in r.missedAdvances {
+            record(RecordedEvent(at: s.at, kind: .autoAdvance, seq: s.seq, stepIndex: s.stepIndex))
+        }
+        let snap = engine.snapshot
+        record(RecordedEvent(at: wallClockMillis(), kind: .resumed, seq: snap.seq, stepIndex: snap.stepIndex))
+        for e in r.openStopSignals {
+            guard let client = e.client else { continue }
+            stopAlerts[client] = ServerMessage.StopAlert(client: client, name: e.name, since: e.at, step: e.stepIndex, online: false)
+        }
+        lastPublishedStep = snap.stepIndex
+        stateJSONCache = ServerMessage.state(snap, serverTime: wallClockMillis(), effectiveAt: nil)
+        publishView()
+        scheduleTimer()
+        logger.info("class \(code): resumed at \(snap.status.rawValue) step \(snap.stepIndex.map { String($0 + 1) } ?? "-") of \(steps.count)\(r.missedAdvances.isEmpty ? "" : "; \(r.missedAdvances.count) timed steps ended while the server was down")")
+    }
+
+    /// The engine's state now (for the start banner).
+    public var snapshot: Snapshot { queue.sync { engine.snapshot } }
 
     /// Called once when the class reaches `finished`.
     public func setOnFinished(_ f: @escaping @Sendable () -> Void) { queue.async { self.onFinished = f } }
@@ -157,7 +219,7 @@ public final class ClassSession: @unchecked Sendable {
     private func hello(_ c: Connection, _ member: Member, role: Role, name: String?, token: String?) {
         if let name { members[c.id]?.name = String(name.prefix(ClassLimits.maxNameCharacters)) }
         if role == .instructor {
-            let correct = token.map { constantTimeEquals(Array($0.utf8), instructorToken) } ?? false
+            let correct = token.map(isInstructorToken) ?? false
             switch tokenGuesses.attempt(correct: correct, address: member.address, wrongOnConnection: member.wrongTokens, now: wallClockMillis()) {
             case .accept:
                 members[c.id]?.role = .instructor
@@ -389,6 +451,19 @@ public final class ClassSession: @unchecked Sendable {
         recorder = nil
     }
 
+    /// Stops without ending the class: records `suspended` and closes the recording, so the next
+    /// `classctl start` resumes it (SIGTERM, a deploy, the instructor's first Ctrl-C). Blocks.
+    public func suspend(reason: String) {
+        queue.sync {
+            timer?.cancel()
+            timer = nil
+            guard engine.snapshot.status != .finished else { closeRecording(); return }
+            record(RecordedEvent(at: wallClockMillis(), kind: .suspended, text: reason, seq: engine.snapshot.seq, stepIndex: engine.snapshot.stepIndex))
+            closeRecording()
+            logger.notice("class \(code): suspended (\(reason)); starting classctl again resumes it")
+        }
+    }
+
     /// Ends the class (if running) and closes the recording; used on shutdown. Blocks until done.
     public func finish(reason: String) {
         queue.sync {
@@ -397,6 +472,15 @@ public final class ClassSession: @unchecked Sendable {
             timer?.cancel()
             timer = nil
         }
+    }
+}
+
+extension ClassSession {
+    /// The token itself when we have it (constant time); otherwise its recorded slow hash.
+    func isInstructorToken(_ token: String) -> Bool {
+        if let instructorToken { return constantTimeEquals(Array(token.utf8), instructorToken) }
+        if let instructorTokenHash { return TokenHash.verify(token, against: instructorTokenHash) }
+        return false
     }
 }
 

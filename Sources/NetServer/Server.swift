@@ -165,7 +165,9 @@ public final class Server: @unchecked Sendable {
 
     /// Graceful shutdown: stop accepting, close WebSockets with 1001, let queued bytes
     /// drain until `timeout`, then drop whatever is left. Blocks until done.
-    public func shutdown(timeout: Double = 3) {
+    /// WebSockets are closed with `closeCode` (1001 going away; 1012 when the server restarts
+    /// and phones should come back).
+    public func shutdown(timeout: Double = 3, closeCode: UInt16 = 1001, reason: String = "server shutting down") {
         guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
         for acceptor in acceptors {
             acceptor.loop.queue.sync { acceptor.stop() }
@@ -174,7 +176,7 @@ public final class Server: @unchecked Sendable {
         for loop in loops {
             loop.queue.sync {
                 for c in loop.connections {
-                    if c.isWebSocket { c.closeOnLoop(code: 1001, reason: "server shutting down") } else { c.closeOnLoop(code: 1000, reason: "") }
+                    if c.isWebSocket { c.closeOnLoop(code: closeCode, reason: reason) } else { c.closeOnLoop(code: 1000, reason: "") }
                 }
             }
         }

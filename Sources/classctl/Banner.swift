@@ -54,7 +54,7 @@ struct JoinLinks {
 }
 
 enum Banner {
-    static func print(plan: ClassPlan, steps: [Step], code: String, token: String, links: JoinLinks,
+    static func print(plan: ClassPlan, steps: [Step], code: String, token: String?, links: JoinLinks,
                       recording: String?, replaying: Bool, boundHost: String, port: Int, secure: Bool) {
         let totals = PlanTotals(plan)
         let minutes = (totals.estimatedMs + 59_999) / 60_000
@@ -62,7 +62,11 @@ enum Banner {
         out += "classctl — \(plan.title) (\(plan.goal.rawValue), \(steps.count) steps, about \(minutes) min)\(replaying ? " — replay" : "")\n\n"
         out += "  join:        \(links.preferred)/c/\(code)\n"
         for extra in links.base.dropFirst() { out += "               \(extra)/c/\(code)\n" }
-        out += "  instructor:  \(links.preferred)/c/\(code)/instructor#token=\(token)\n"
+        if let token {
+            out += "  instructor:  \(links.preferred)/c/\(code)/instructor#token=\(token)\n"
+        } else {
+            out += "  instructor:  the instructor link from before still works (its token is not kept on this machine)\n"
+        }
         out += "  recording:   \(recording ?? "off")\n"
         out += "  listening:   \(listening(host: boundHost, port: port, secure: secure))\n"
         if !secure {
@@ -74,7 +78,9 @@ enum Banner {
             out += qr.terminalString()
             out += "\n"
         }
-        out += "  Keep the instructor link private: it controls the class. Ctrl-C ends the class.\n"
+        out += replaying
+            ? "  Keep the instructor link private: it controls the class. Ctrl-C ends the replay.\n"
+            : "  Keep the instructor link private: it controls the class. Ctrl-C stops the server and keeps the\n  class open (starting classctl again resumes it); Ctrl-C twice, or End on the console, ends it.\n"
         FileHandle.standardOutput.write(Data(out.utf8))
     }
 

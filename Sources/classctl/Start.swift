@@ -10,8 +10,11 @@ import QRCode
 import TLS
 import HTTPCodec
 import WebSocketCodec
+import Synchronization
 
 struct Start: ParsableCommand {
+    /// Seconds after a first Ctrl-C / SIGTERM in which a second one ends the class for good.
+    static let secondSignalGrace = 3
     static let configuration = CommandConfiguration(
         abstract: "Open a class: serve the participant page and the instructor console.",
         discussion: "With no PLAN, runs the built-in first backward-walking class. PLAN may be a plan file (YAML/JSON) or a recording (.jsonl) to replay.")
@@ -34,6 +37,7 @@ struct Start: ParsableCommand {
     @Option(name: .customLong("http-redirect-port"), help: "Also listen for plain HTTP on this port and redirect it to https.") var httpRedirectPort: Int?
     @Option(name: .customLong("trusted-proxy"), help: "A reverse proxy (address or range, repeatable) whose Forwarded / X-Forwarded-For headers give the client's address.") var trustedProxies: [String] = []
     @Option(help: "Replay speed factor for recordings.") var speed: Double = 1
+    @Flag(help: "Start a new class even if an unfinished one of this plan is in the record directory (it is otherwise resumed).") var fresh = false
 
     func resolvedSettings(environment: [String: String]) throws -> Settings {
         var s = Settings()
@@ -114,8 +118,39 @@ struct Start: ParsableCommand {
             tlsContext = nil
         }
 
-        let code = settings.code ?? Secrets.joinCode()
-        let token = settings.token ?? Secrets.token()
+        // An unfinished class of this plan in the record directory (a crash, a restart, a
+        // deploy) is picked up again: same code, same instructor link, same timing.
+        var resume: ResumeCandidate?
+        if replay == nil && !fresh {
+            do {
+                let found = try Resumption.find(in: recordURL, plan: classPlan, code: settings.code, now: wallClockMillis())
+                for note in found.notes { logger.notice("\(note); --fresh starts a new class, classctl export reads it") }
+                resume = found.candidate
+            } catch {
+                fail("\(error)", code: 1)
+            }
+        }
+        for w in resume?.recording.warnings ?? [] { logger.warning("resuming despite: \(w) (cut off before the class goes on)") }
+
+        let code = resume?.recording.classCode ?? settings.code ?? Secrets.joinCode()
+        let token: String?
+        var tokenKnown = true
+        if let resume {
+            // The token that made this class's link: the private file beside the recording, or
+            // the one given now if it matches the recorded hash; else only the hash checks it.
+            let candidates = [settings.token, Resumption.loadToken(for: resume.url)].compactMap { $0 }
+            if let hash = resume.recording.instructorTokenHash {
+                token = candidates.first { TokenHash.verify($0, against: hash) }
+                if settings.token != nil && token != settings.token {
+                    logger.warning("the instructor token given does not match this class's; its own link keeps working")
+                }
+            } else {
+                token = candidates.first   // format 1/2 recordings hold no hash
+            }
+            tokenKnown = token != nil
+        } else {
+            token = settings.token ?? Secrets.token()
+        }
 
         // 3. The server.
         let classes = ClassServer(qrSVG: { link in try? QRCode(link).svg() })
@@ -132,12 +167,20 @@ struct Start: ParsableCommand {
 
         let session: ClassSession
         do {
+            let recording: ClassRecording = resume.map { .resume($0.recording, url: $0.url) } ?? .new(directory: recordURL)
             session = try ClassSession(code: code, plan: classPlan, instructorToken: token, server: server,
-                                       leadMs: Int64(settings.leadMs), recordDirectory: recordURL, logger: logger)
+                                       leadMs: Int64(settings.leadMs), recording: recording, logger: logger)
         } catch {
-            fail("cannot start the recording in \(recordURL.path): \(error)", code: 1)
+            fail("cannot \(resume == nil ? "start" : "continue") the recording in \(recordURL.path): \(error)", code: 1)
         }
         classes.add(session)
+        let recordingURL = session.recordingPath.map { URL(fileURLWithPath: $0) }
+        if resume == nil, settings.token == nil, let token, let recordingURL, replay == nil {
+            Resumption.saveToken(token, for: recordingURL)
+        }
+        if let recordingURL {
+            session.setOnFinished { Resumption.removeToken(for: recordingURL) }
+        }
 
         do { try server.start() } catch let e as SocketError where e.errno == EADDRINUSE {
             fail("port \(settings.port) is already in use on \(settings.host); choose another with --port (0 picks a free one)", code: 1)
@@ -152,7 +195,15 @@ struct Start: ParsableCommand {
             for w in ctx.warnings(forHostNames: links.hosts, now: Date()) { logger.warning("TLS certificate: \(w)") }
         }
         classes.setBaseURL(links.preferred)
-        Banner.print(plan: classPlan, steps: session.steps, code: code, token: token, links: links,
+        if let resume {
+            let snap = session.snapshot
+            let started = snap.classStartedAt ?? resume.recording.startedAt
+            let time = DateFormatter()
+            time.dateFormat = "HH:mm"
+            let at = snap.stepIndex.map { "at step \($0 + 1) of \(session.steps.count)" } ?? "before its start"
+            FileHandle.standardOutput.write(Data("resuming class \(code) \(at), started \(time.string(from: Date(timeIntervalSince1970: Double(started) / 1000))) (\(resume.url.lastPathComponent); --fresh starts a new class)\n".utf8))
+        }
+        Banner.print(plan: classPlan, steps: session.steps, code: code, token: tokenKnown ? token : nil, links: links,
                      recording: session.recordingPath, replaying: replay != nil, boundHost: settings.host, port: server.port,
                      secure: tlsContext != nil)
 
@@ -160,6 +211,9 @@ struct Start: ParsableCommand {
             Replayer(session: session, recording: replay, speed: speed, logger: logger).start()
         }
 
+        let isReplay = replay != nil
+        let stopping = Atomic<Bool>(false)
+        let ended = Atomic<Bool>(false)
         Signals.handle { signal in
             if signal == SIGHUP {
                 guard let ctx = tlsContext else {
@@ -175,13 +229,28 @@ struct Start: ParsableCommand {
                 }
                 return false
             }
-            logger.info("signal \(signal): ending the class")
-            session.finish(reason: "server stopping")
-            // Give phones a moment to receive "finished" before the going-away close.
-            Thread.sleep(forTimeInterval: Double(settings.leadMs) / 1000 + 0.2)
-            server.shutdown(timeout: 2)
-            redirect?.shutdown(timeout: 1)
-            return true
+            // The first Ctrl-C or SIGTERM (docker stop, a systemd restart for a deploy) suspends the
+            // class: phones keep following the plan and the next start resumes it. A second one
+            // within the grace ends the class for good, as the console's End does.
+            if isReplay || stopping.exchange(true, ordering: .relaxed) {
+                guard !ended.exchange(true, ordering: .relaxed) else { return false }
+                logger.notice(isReplay ? "signal \(signal): ending the replay" : "signal \(signal) again: ending the class for good")
+                session.finish(reason: "ended at the server")
+                if let recordingURL { Resumption.removeToken(for: recordingURL) }
+                Thread.sleep(forTimeInterval: Double(settings.leadMs) / 1000 + 0.2)
+                server.shutdown(timeout: 2)
+                redirect?.shutdown(timeout: 1)
+                return true
+            }
+            logger.notice("signal \(signal): stopping; the class stays open and resumes when classctl starts again (signal again within \(Start.secondSignalGrace) s to end it for good)")
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Start.secondSignalGrace)) {
+                guard !ended.exchange(true, ordering: .relaxed) else { return }
+                session.suspend(reason: "server stopping (signal \(signal))")
+                server.shutdown(timeout: 2, closeCode: 1012, reason: "server restarting")
+                redirect?.shutdown(timeout: 1)
+                Foundation.exit(0)
+            }
+            return false
         }
     }
 }

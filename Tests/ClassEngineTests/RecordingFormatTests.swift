@@ -19,11 +19,12 @@ private let everyFieldPlan = ClassPlan(
 private func shapeLines() throws -> String {
     let steps = Expansion.steps(for: everyFieldPlan)
     let header = RecordingHeader(format: RecordingHeader.currentFormat, classCode: "SHAPE", startedAt: 1,
-                                 plan: everyFieldPlan, steps: steps)
+                                 plan: everyFieldPlan, steps: steps, instructorTokenHash: "pbkdf2-sha256$1$c2FsdA$aGFzaA")
     let events = [
         RecordedEvent(at: 2, kind: .command, command: .extend(seconds: 30), seq: 1, stepIndex: 0),
         RecordedEvent(at: 3, kind: .announce, text: "Water", seq: 1),
         RecordedEvent(at: 4, kind: .stopSignal, seq: 1, stepIndex: 0, client: 7, name: "Ana"),
+        RecordedEvent(at: 5, kind: .suspended, seq: 1),
     ]
     var out = Data(try RecordingWriter.encodeLine(header))
     for e in events { out.append(try RecordingWriter.encodeLine(e)) }
@@ -32,14 +33,24 @@ private func shapeLines() throws -> String {
 
 /// The shape of each format this version writes. Add the new one when you bump the version.
 private let pinnedShapes: [String: String] = [
-    "classctl-recording/2": #"""
+    "classctl-recording/3": #"""
+{"classCode":"SHAPE","format":"classctl-recording/3","instructorTokenHash":"pbkdf2-sha256$1$c2FsdA$aGFzaA","plan":{"advanceWhenDone":0.5,"goal":"fitness","level":"beginner","notes":"n","safety":["s"],"segments":[{"cues":[{"atMs":0,"text":"Hold the rails"}],"durationMs":60000,"id":"t","inclinePercent":6,"kind":"treadmill","restMs":30000,"rounds":2,"speed":{"kmh":2.896819,"text":"1.8 mph"},"title":"Belt"},{"cues":[],"distanceMeters":20,"kind":"jog","paceMs":15000,"rounds":1,"title":"Jog"}],"title":"Shape"},"startedAt":1,"steps":[{"cues":[{"atMs":0,"text":"Hold the rails"}],"distanceMeters":null,"durationMs":60000,"incline":"6%","index":0,"isRest":false,"kind":"treadmill","round":1,"rounds":2,"segment":0,"speed":"1.8 mph","title":"Belt"},{"cues":[],"distanceMeters":null,"durationMs":30000,"incline":null,"index":1,"isRest":true,"kind":"rest","round":1,"rounds":2,"segment":0,"speed":null,"title":"Rest"},{"cues":[{"atMs":0,"text":"Hold the rails"}],"distanceMeters":null,"durationMs":60000,"incline":"6%","index":2,"isRest":false,"kind":"treadmill","round":2,"rounds":2,"segment":0,"speed":"1.8 mph","title":"Belt"},{"cues":[],"distanceMeters":20,"durationMs":null,"incline":null,"index":3,"isRest":false,"kind":"jog","round":1,"rounds":1,"segment":1,"speed":null,"title":"Jog"}]}
+{"at":2,"command":{"seconds":30,"type":"extend"},"kind":"command","seq":1,"stepIndex":0}
+{"at":3,"kind":"announce","seq":1,"text":"Water"}
+{"at":4,"client":7,"kind":"stop-signal","name":"Ana","seq":1,"stepIndex":0}
+{"at":5,"kind":"suspended","seq":1}
+
+"""#,
+]
+
+/// Format 2 as written (steps, stop signals; no token hash).
+private let formatTwoRecording = #"""
 {"classCode":"SHAPE","format":"classctl-recording/2","plan":{"advanceWhenDone":0.5,"goal":"fitness","level":"beginner","notes":"n","safety":["s"],"segments":[{"cues":[{"atMs":0,"text":"Hold the rails"}],"durationMs":60000,"id":"t","inclinePercent":6,"kind":"treadmill","restMs":30000,"rounds":2,"speed":{"kmh":2.896819,"text":"1.8 mph"},"title":"Belt"},{"cues":[],"distanceMeters":20,"kind":"jog","paceMs":15000,"rounds":1,"title":"Jog"}],"title":"Shape"},"startedAt":1,"steps":[{"cues":[{"atMs":0,"text":"Hold the rails"}],"distanceMeters":null,"durationMs":60000,"incline":"6%","index":0,"isRest":false,"kind":"treadmill","round":1,"rounds":2,"segment":0,"speed":"1.8 mph","title":"Belt"},{"cues":[],"distanceMeters":null,"durationMs":30000,"incline":null,"index":1,"isRest":true,"kind":"rest","round":1,"rounds":2,"segment":0,"speed":null,"title":"Rest"},{"cues":[{"atMs":0,"text":"Hold the rails"}],"distanceMeters":null,"durationMs":60000,"incline":"6%","index":2,"isRest":false,"kind":"treadmill","round":2,"rounds":2,"segment":0,"speed":"1.8 mph","title":"Belt"},{"cues":[],"distanceMeters":20,"durationMs":null,"incline":null,"index":3,"isRest":false,"kind":"jog","round":1,"rounds":1,"segment":1,"speed":null,"title":"Jog"}]}
 {"at":2,"command":{"seconds":30,"type":"extend"},"kind":"command","seq":1,"stepIndex":0}
 {"at":3,"kind":"announce","seq":1,"text":"Water"}
 {"at":4,"client":7,"kind":"stop-signal","name":"Ana","seq":1,"stepIndex":0}
 
-"""#,
-]
+"""#
 
 /// A class recorded by classctl with format 1 (plan only, `restartStep`), kept as written.
 private let formatOneRecording = """
@@ -74,7 +85,7 @@ private let formatOneRecording = """
 
     @Test func everyReadableFormatIsKnown() {
         #expect(RecordingHeader.readableFormats.contains(RecordingHeader.currentFormat))
-        #expect(RecordingHeader.readableFormats.contains("classctl-recording/1"))
+        #expect(RecordingHeader.readableFormats.isSuperset(of: ["classctl-recording/1", "classctl-recording/2"]))
     }
 
     @Test func formatOneStillReplays() throws {
@@ -86,9 +97,18 @@ private let formatOneRecording = """
         #expect(snapshots.contains { $0.stepIndex == 1 }, "the rest after round 1 ran")
     }
 
-    @Test func formatTwoRoundTripsItsSteps() throws {
+    @Test func currentFormatRoundTrips() throws {
         let recording = try RecordingReader.parse(Data(try shapeLines().utf8), name: "new.jsonl")
         #expect(recording.steps == Expansion.steps(for: everyFieldPlan))
+        #expect(recording.instructorTokenHash == "pbkdf2-sha256$1$c2FsdA$aGFzaA")
+        #expect(recording.events.last?.kind == .suspended)
+        #expect(recording.intactLength == Data(try shapeLines().utf8).count)
+    }
+
+    @Test func formatTwoStillReads() throws {
+        let recording = try RecordingReader.parse(Data(formatTwoRecording.utf8), name: "v2.jsonl")
+        #expect(recording.steps == Expansion.steps(for: everyFieldPlan))
+        #expect(recording.instructorTokenHash == nil)
         #expect(recording.events.last?.name == "Ana")
         #expect(recording.events.last?.client == 7)
     }

@@ -122,3 +122,18 @@ import Testing
         #expect(throws: CertificateError.self) { try LocalCertificateAuthority.openOrCreate(files) }
     }
 }
+
+@Suite struct TokenHashTests {
+    @Test func verifiesTheTokenAndNothingElse() {
+        let h = TokenHash.make("462de886be8a20273e275d9c7c942cb4", iterations: 1_000)
+        #expect(h.hasPrefix("pbkdf2-sha256$1000$"))
+        #expect(!h.contains("462de886be8a20273e275d9c7c942cb4"))
+        #expect(TokenHash.verify("462de886be8a20273e275d9c7c942cb4", against: h))
+        #expect(!TokenHash.verify("462de886be8a20273e275d9c7c942cb5", against: h))
+        #expect(!TokenHash.verify("", against: h))
+        #expect(TokenHash.make("x", iterations: 1_000) != TokenHash.make("x", iterations: 1_000), "salted")
+        for bad in ["", "pbkdf2-sha256$0$AA$AA", "md5$1$AA$AA", "pbkdf2-sha256$1000$!!$AA", "a$b$c"] {
+            #expect(!TokenHash.verify("x", against: bad))
+        }
+    }
+}

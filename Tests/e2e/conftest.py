@@ -119,7 +119,11 @@ def start_class(classctl_bin, tmp_path):
 
     for server in servers:
         if server.proc.poll() is None:
+            # Twice: the first SIGTERM alone suspends the class after a 3 s grace (docs/deploy.md).
             server.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            if server.proc.poll() is None:
+                server.proc.send_signal(signal.SIGTERM)
             try:
                 server.proc.wait(10)
             except subprocess.TimeoutExpired:

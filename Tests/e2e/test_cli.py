@@ -2,6 +2,7 @@
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import time
@@ -148,15 +149,57 @@ def read_recording(path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_mid_class_leaves_complete_recording(tmp_path, sig):
+def test_one_signal_suspends_the_class_and_the_same_command_resumes_it(tmp_path, sig):
+    """docs/deploy.md: SIGTERM (docker stop, a systemd restart) and a first Ctrl-C stop the
+    server without ending the class; phones are told the server restarts (1012)."""
     rec = tmp_path / "rec"
-    p = start_classctl(str(write_plan(tmp_path)), "--host", "127.0.0.1", "--port", "0", "--code", "SIG", "--token", TOKEN,
-                       "--record-dir", str(rec), "--lead-ms", "50")
+    args = (str(write_plan(tmp_path)), "--host", "127.0.0.1", "--port", "0", "--code", "SIG", "--token", TOKEN,
+            "--record-dir", str(rec), "--lead-ms", "50")
+    p = start_classctl(*args)
 
-    async def phone_sees_end():
+    async def phone_sees_restart():
         async with websockets.connect(f"ws://127.0.0.1:{p.port}/ws?class=SIG") as ws:
             await drive(p.port, "SIG", ["start"])
             p.proc.send_signal(sig)
+            statuses = []
+            try:
+                while True:
+                    m = json.loads(await asyncio.wait_for(ws.recv(), 8))
+                    if m["type"] == "state":
+                        statuses.append(m["status"])
+            except websockets.ConnectionClosed as e:
+                return statuses, e.rcvd.code if e.rcvd else None
+
+    statuses, code = asyncio.run(phone_sees_restart())
+    assert "finished" not in statuses, "a deploy does not end the class"
+    assert code == 1012
+    assert p.proc.wait(10) == 0
+    files = list(rec.glob("*.jsonl"))
+    assert len(files) == 1
+    header, events = read_recording(files[0])
+    assert events[-1]["kind"] == "suspended"
+    assert ("command", "end") not in [(e.get("kind"), (e.get("command") or {}).get("type")) for e in events]
+
+    again = start_classctl(*args)
+    try:
+        assert re.search(r"resuming class SIG at step [12] of 3", again.output()), again.output()
+        assert len(list(rec.glob("*.jsonl"))) == 1, "the same recording goes on"
+    finally:
+        again.stop(signal.SIGKILL)
+
+
+def test_two_signals_end_the_class_for_good(tmp_path):
+    rec = tmp_path / "rec"
+    args = (str(write_plan(tmp_path)), "--host", "127.0.0.1", "--port", "0", "--code", "END", "--token", TOKEN,
+            "--record-dir", str(rec), "--lead-ms", "50")
+    p = start_classctl(*args)
+
+    async def phone_sees_end():
+        async with websockets.connect(f"ws://127.0.0.1:{p.port}/ws?class=END") as ws:
+            await drive(p.port, "END", ["start"])
+            p.proc.send_signal(signal.SIGINT)
+            await asyncio.sleep(0.3)
+            p.proc.send_signal(signal.SIGINT)
             statuses = []
             try:
                 while True:
@@ -171,11 +214,17 @@ def test_signal_mid_class_leaves_complete_recording(tmp_path, sig):
     assert code == 1001
     assert p.proc.wait(10) == 0
     files = list(rec.glob("*.jsonl"))
-    assert len(files) == 1
     header, events = read_recording(files[0])
-    assert header["classCode"] == "SIG"
     kinds = [(e.get("kind"), (e.get("command") or {}).get("type")) for e in events]
     assert ("command", "start") in kinds and ("command", "end") in kinds
+    assert not list(rec.glob(".*.token")), "an ended class keeps no token file"
+    # A finished class is never resumed: the same command starts a new one.
+    again = start_classctl(*args)
+    try:
+        assert "resuming" not in again.output()
+        assert len(list(rec.glob("*.jsonl"))) == 2
+    finally:
+        again.stop(signal.SIGKILL)
 
 
 def test_kill_9_loses_nothing_already_shown(tmp_path):
