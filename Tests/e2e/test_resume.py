@@ -163,3 +163,65 @@ def test_a_finished_class_is_not_resumed(tmp_path):
         assert len(list(rec.glob("class-*.jsonl"))) == 2
     finally:
         second.stop(signal.SIGKILL)
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_phones_and_console_ride_out_a_server_crash(tmp_path, browser):
+    """kill -9 mid-class, the same command again: three Chromium phones and the console come
+    back by themselves to the same class (same code, step and step start; no reload, no name
+    typed again) and the console's old link still commands it."""
+    from selenium.webdriver.common.by import By
+    from test_browser import wait_until, text, body, open_instructor, open_phone
+
+    rec = tmp_path / "rec"
+    port = free_port()
+    args = (str(plan_file(tmp_path)), "--host", "127.0.0.1", "--port", str(port), "--record-dir", str(rec), "--lead-ms", "100")
+    first = start_classctl(*args)
+    code, token = links(first.output())
+
+    class Server:   # what open_phone / open_instructor need
+        participant_url = f"http://127.0.0.1:{port}/c/{code}"
+        instructor_url = f"http://127.0.0.1:{port}/c/{code}/instructor#token={token}"
+
+    inst = open_instructor(browser, Server)
+    phones = [open_phone(browser, Server) for _ in range(3)]
+    for d in phones + [inst]:
+        d.allowed_errors.append("ERR_CONNECTION_REFUSED")   # while the server is down
+    phones[0].find_element(By.ID, "name").send_keys("Ana")
+    phones[0].find_element(By.ID, "name-form").submit()
+    inst.find_element(By.ID, "primary").click()
+    for p in phones:
+        wait_until(lambda p=p: text(p, "step-title") == "Walk one", 5, "Walk one")
+    wait_until(lambda: "Ana" in text(inst, "names"), 5, "Ana on the console")
+    inst.find_element(By.ID, "next-btn").click()   # to "Walk two" (60 s)
+    for p in phones:
+        wait_until(lambda p=p: text(p, "step-title") == "Walk two", 5, "Walk two")
+    state_before, _ = asyncio.run(welcome(port, code))
+
+    first.proc.kill()
+    first.proc.wait()
+    time.sleep(1.5)
+    second = start_classctl(*args)
+    try:
+        assert f"resuming class {code} at step 2 of 3" in second.output()
+        state_after, _ = asyncio.run(welcome(port, code))
+        assert state_after["step"] == 1
+        assert state_after["stepStartedAt"] == state_before["stepStartedAt"]
+        for p in phones + [inst]:
+            wait_until(lambda p=p: body(p, "connection") == "connected", 20, "reconnected by itself")
+        for p in phones:
+            assert text(p, "step-title") == "Walk two"
+            assert p.execute_script("return location.pathname") == f"/c/{code}"
+        wait_until(lambda: body(inst, "role") == "instructor", 10, "the console is the instructor again")
+        wait_until(lambda: "Ana" in text(inst, "names"), 10, "Ana's name came back without typing it")
+        inst.find_element(By.ID, "next-btn").click()   # the old link still drives the class
+        for p in phones:
+            wait_until(lambda p=p: text(p, "step-title") == "Jog", 5, "Jog after next")
+    finally:
+        second.stop(signal.SIGKILL)
