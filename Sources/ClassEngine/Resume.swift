@@ -11,6 +11,8 @@ public struct ResumedClass: Sendable {
     public var missedAdvances: [Snapshot]
     /// Stop signals raised and neither acknowledged nor taken back.
     public var openStopSignals: [RecordedEvent]
+    /// Every announcement sent, in order (phones that were away see the recent ones).
+    public var announcements: [RecordedEvent] = []
 }
 
 public enum Resume {
@@ -32,6 +34,7 @@ public enum Resume {
         }
         var ignored: [Snapshot] = []
         var open: [Int64: RecordedEvent] = [:]
+        var announcements: [RecordedEvent] = []
         for event in recording.events {
             switch event.kind {
             case .command:
@@ -44,13 +47,16 @@ public enum Resume {
                 if let client = event.client { open[client] = event }
             case .stopWithdrawn, .stopAcknowledged:
                 if let client = event.client { open[client] = nil }
-            case .announce, .finished, .suspended, .resumed:
+            case .announce:
+                announcements.append(event)
+            case .finished, .suspended, .resumed:
                 break
             }
         }
         var missed: [Snapshot] = []
         if let now { advance(to: now, collect: &missed) }
         return ResumedClass(engine: engine, missedAdvances: missed,
-                            openStopSignals: open.values.sorted { ($0.at, $0.client ?? 0) < ($1.at, $1.client ?? 0) })
+                            openStopSignals: open.values.sorted { ($0.at, $0.client ?? 0) < ($1.at, $1.client ?? 0) },
+                            announcements: announcements)
     }
 }

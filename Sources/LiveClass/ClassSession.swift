@@ -56,6 +56,9 @@ public final class ClassSession: @unchecked Sendable {
     private var stopAlerts: [Int64: ServerMessage.StopAlert] = [:]
     private var stopSignals = 0
     private var announceID = 0
+    /// The last announcements, for phones that were away when they were sent (welcome).
+    private var recentAnnouncements: [(id: Int, text: String, at: Int64)] = []
+    static let recentAnnouncementLimit = 10
     private var timer: DispatchSourceTimer?
     private var presenceScheduled = false
     private var tokenGuesses = TokenGuessLimiter()
@@ -133,6 +136,10 @@ public final class ClassSession: @unchecked Sendable {
         }
         let snap = engine.snapshot
         record(RecordedEvent(at: wallClockMillis(), kind: .resumed, seq: snap.seq, stepIndex: snap.stepIndex))
+        for e in r.announcements.suffix(Self.recentAnnouncementLimit) {
+            announceID += 1
+            recentAnnouncements.append((announceID, e.text ?? "", e.at))
+        }
         for e in r.openStopSignals {
             guard let client = e.client else { continue }
             stopAlerts[client] = ServerMessage.StopAlert(client: client, name: e.name, since: e.at, step: e.stepIndex, online: false)
@@ -178,7 +185,8 @@ public final class ClassSession: @unchecked Sendable {
         return ServerMessage.welcome(role: role, clientID: clientID, serverTime: now, classJSON: classJSON,
                                      state: ServerMessage.state(engine.snapshot, serverTime: now, effectiveAt: nil),
                                      presence: presenceJSON(withNames: role == .instructor),
-                                     alerts: role == .instructor ? ServerMessage.alertList(openAlerts) : nil)
+                                     alerts: role == .instructor ? ServerMessage.alertList(openAlerts) : nil,
+                                     announcements: recentAnnouncements.map { ServerMessage.announce(id: $0.id, text: $0.text, at: $0.at) })
     }
 
     // MARK: Messages from clients
@@ -303,6 +311,8 @@ public final class ClassSession: @unchecked Sendable {
     private func sendAnnouncement(_ text: String) {
         let now = wallClockMillis()
         announceID += 1
+        recentAnnouncements.append((announceID, text, now))
+        if recentAnnouncements.count > Self.recentAnnouncementLimit { recentAnnouncements.removeFirst() }
         record(RecordedEvent(at: now, kind: .announce, text: text, seq: engine.snapshot.seq))
         group.broadcast(text: Array(ServerMessage.announce(id: announceID, text: text, at: now).utf8), kind: .ordinary)
     }

@@ -24,7 +24,7 @@ enum ServerMessage {
     }
 
     static func welcome(role: Role, clientID: UInt64, serverTime: Int64, classJSON: String, state: String,
-                        presence: String, alerts: String?) -> String {
+                        presence: String, alerts: String?, announcements: [String] = []) -> String {
         var o = JSONObject()
         o.add("type", "welcome")
         o.add("protocol", 1)
@@ -35,6 +35,7 @@ enum ServerMessage {
         o.add("state", raw: state)
         o.add("presence", raw: presence)
         if let alerts { o.add("alerts", raw: alerts) }
+        o.add("announcements", raw: JSONObject.array(announcements))
         return o.done
     }
 
