@@ -124,6 +124,20 @@ struct LiveClassTests {
         #expect(try p.readMessage(type: "state")["status"] as? String == "idle")
     }
 
+    @Test func aPhoneThatWasAwaySeesTheLastAnnouncements() throws {
+        let f = try LiveFixture()
+        defer { f.stop() }
+        let teacher = try f.instructor()
+        for i in 1...12 {
+            try teacher.sendJSON(["type": "announce", "text": "note \(i)"])
+            _ = try teacher.readMessage(type: "announce")
+        }
+        let (_, welcome) = try f.connect()
+        let list = try #require(welcome["announcements"] as? [[String: Any]])
+        #expect(list.compactMap { $0["text"] as? String } == (3...12).map { "note \($0)" }, "the last 10, oldest first")
+        #expect(list.allSatisfy { ($0["at"] as? NSNumber) != nil })
+    }
+
     @Test func lateJoinerGetsCurrentStepAtOnce() throws {
         let f = try LiveFixture()
         defer { f.stop() }
