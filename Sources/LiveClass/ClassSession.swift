@@ -63,11 +63,12 @@ public final class ClassSession: @unchecked Sendable {
         var wrongTokens = 0
     }
 
-    public init(code: String, plan: ClassPlan, instructorToken: String, server: Server, leadMs: Int64 = 300,
+    /// `steps` are the plan's expansion unless given (a replay runs the steps its recording ran).
+    public init(code: String, plan: ClassPlan, steps: [Step]? = nil, instructorToken: String, server: Server, leadMs: Int64 = 300,
                 recordDirectory: URL?, logger: Logger, onRecorded: (@Sendable () -> Void)? = nil) throws {
         self.code = code
         self.plan = plan
-        self.engine = ClassEngine(plan: plan)
+        self.engine = steps.map { ClassEngine(plan: plan, steps: $0) } ?? ClassEngine(plan: plan)
         self.steps = engine.steps
         self.instructorToken = Array(instructorToken.utf8)
         self.leadMs = leadMs

@@ -63,19 +63,19 @@ struct Start: ParsableCommand {
         do { settings = try resolvedSettings(environment: ProcessInfo.processInfo.environment) } catch {
             fail("\(error)", code: 2)
         }
-        guard (0.1...100).contains(speed) else { fail("--speed must be between 0.1 and 100", code: 2) }
+        guard ReplayScript.speeds.contains(speed) else { fail("--speed must be between 0.1 and 100", code: 2) }
         LogSetup.bootstrap(level: Logger.Level(rawValue: settings.logLevel) ?? .info, json: settings.logFormat == "json")
         let logger = Logger(label: "classctl")
 
         // 1. The class: a plan file, a recording to replay, or the built-in default.
-        var replay: Recording?
+        var replay: ReplayScript?
         let classPlan: ClassPlan
         if let plan {
             if plan.hasSuffix(".jsonl") {
-                do { replay = try RecordingReader.read(URL(fileURLWithPath: plan)) } catch {
+                do { replay = ReplayScript(recording: try RecordingReader.read(URL(fileURLWithPath: plan)), speed: speed) } catch {
                     fail("cannot replay \(plan): \(error)", code: 1)
                 }
-                classPlan = replay!.plan.scaled(by: speed)
+                classPlan = replay!.plan
             } else {
                 let (p, diagnostics) = PlanLoader.load(contentsOf: URL(fileURLWithPath: plan))
                 for d in diagnostics { FileHandle.standardError.write(Data((d.formatted + "\n").utf8)) }
@@ -132,7 +132,7 @@ struct Start: ParsableCommand {
 
         let session: ClassSession
         do {
-            session = try ClassSession(code: code, plan: classPlan, instructorToken: token, server: server,
+            session = try ClassSession(code: code, plan: classPlan, steps: replay?.steps, instructorToken: token, server: server,
                                        leadMs: Int64(settings.leadMs), recordDirectory: recordURL, logger: logger)
         } catch {
             fail("cannot start the recording in \(recordURL.path): \(error)", code: 1)
@@ -157,7 +157,7 @@ struct Start: ParsableCommand {
                      secure: tlsContext != nil)
 
         if let replay {
-            Replayer(session: session, recording: replay, speed: speed, logger: logger).start()
+            Replayer(session: session, script: replay, logger: logger).start()
         }
 
         Signals.handle { signal in
