@@ -3,36 +3,80 @@
 import ClassPlan
 import Foundation
 
-public struct ReplayItem: Sendable, Equatable {
-    /// When to send the command, in wall-clock ms from the start of the replay (already scaled).
-    public var offsetMs: Int64
-    /// The command's instant in recording time; feed this to the engine as `at`.
-    public var at: Int64
-    public var command: EngineCommand
-}
-
-/// Turns a recording into the instructor's commands with their timing.
-///
-/// Only commands are replayed: auto-advances happen again by themselves because the engine
-/// runs on recording time. A replayer at speed `s` runs its engine clock as
-/// `recording.startedAt + wallElapsed * s` and sends each item at `offsetMs`, so pauses,
-/// skips and extensions land exactly where they did in the class.
-public enum ReplaySchedule {
-    public static let speeds: ClosedRange<Double> = 0.1...100
-
-    public static func items(for recording: Recording, speed: Double = 1) -> [ReplayItem] {
-        let factor = speed.isFinite ? min(max(speed, speeds.lowerBound), speeds.upperBound) : 1
-        return recording.events.compactMap { event in
-            guard event.kind == .command, let command = event.command else { return nil }
-            let offset = Double(max(0, event.at &- recording.startedAt)) / factor
-            return ReplayItem(offsetMs: Int64(offset.rounded()), at: event.at, command: command)
-        }
+/// One thing a replay does, at its offset from the replay's start.
+public struct ReplayAction: Sendable, Equatable {
+    public enum What: Sendable, Equatable {
+        /// An instructor command, already scaled to the replay's speed (`extend` seconds).
+        case command(EngineCommand)
+        /// An announcement the instructor broadcast.
+        case announce(String)
     }
 
-    /// Runs the recording through a fresh engine; returns every snapshot in order and the
-    /// instant the recording stops (its last event).
-    public static func snapshots(of recording: Recording) -> (snapshots: [Snapshot], endedAt: Int64) {
-        var engine = ClassEngine(plan: recording.plan, steps: recording.steps)
+    /// Wall-clock ms from the start of the replay (already scaled).
+    public var offsetMs: Int64
+    public var what: What
+
+    public init(offsetMs: Int64, what: What) {
+        self.offsetMs = offsetMs
+        self.what = what
+    }
+}
+
+/// A recording prepared to run again at `speed`: the one replay model.
+///
+/// Every time is divided by the speed in one place (`scale`): the plan and the steps the
+/// replayed class runs (durations, rests, paces, cue offsets), the offsets of the instructor's
+/// commands and announcements, and the seconds of each `extend`. Only commands are replayed:
+/// auto-advances happen again by themselves because the steps are scaled with them, so pauses,
+/// skips and extensions land where they did in the class. At speed 1 the plan and steps are
+/// the recording's own, so phones see exactly what they saw in the class.
+///
+/// The live replay (`classctl replay`) sends `actions` at their offsets to a class session
+/// built from `plan` and `steps`; `snapshots(from:)` runs the same script through an engine
+/// without waiting, which at speed 1 from `recording.startedAt` is the class on its recorded
+/// clock (what `PlanExport` reads).
+public struct ReplayScript: Sendable, Equatable {
+    public static let speeds: ClosedRange<Double> = 0.1...100
+
+    /// The speed factor in `speeds` (a non-finite speed is 1, others are clamped).
+    public let speed: Double
+    /// The plan with every time divided by `speed`.
+    public let plan: ClassPlan
+    /// The recording's steps with every time divided by `speed`.
+    public let steps: [Step]
+    /// Commands and announcements in the order they are sent (by offset, then as recorded).
+    public let actions: [ReplayAction]
+    /// When the recording stops (its last event), in ms from the start of the replay.
+    public let durationMs: Int64
+
+    public init(recording: Recording, speed: Double = 1) {
+        let factor = speed.isFinite ? min(max(speed, Self.speeds.lowerBound), Self.speeds.upperBound) : 1
+        self.speed = factor
+        func scale(_ ms: Int64) -> Int64 { Self.scale(ms, by: factor) }
+        func offset(_ at: Int64) -> Int64 { scale(max(0, at &- recording.startedAt)) }
+
+        let actions = recording.events.compactMap { event -> ReplayAction? in
+            switch event.kind {
+            case .command:
+                return event.command.map { ReplayAction(offsetMs: offset(event.at), what: .command(Self.scale($0, by: factor))) }
+            case .announce:
+                return event.text.map { ReplayAction(offsetMs: offset(event.at), what: .announce($0)) }
+            default:
+                return nil
+            }
+        }
+        // A command is recorded at the instant it takes effect (a lead after it was sent), so an
+        // announcement written after it can be earlier; the sort is stable for equal offsets.
+        self.actions = actions.enumerated().sorted { ($0.element.offsetMs, $0.offset) < ($1.element.offsetMs, $1.offset) }.map(\.element)
+        self.durationMs = offset(recording.events.map(\.at).max() ?? recording.startedAt)
+        self.plan = Self.scale(recording.plan, by: factor)
+        self.steps = recording.steps.map { Self.scale($0, by: factor) }
+    }
+
+    /// Runs the script through a fresh engine over its steps, on a clock that starts at
+    /// `origin`: every snapshot in order, and the instant the recording stops.
+    public func snapshots(from origin: Int64) -> (snapshots: [Snapshot], endedAt: Int64) {
+        var engine = ClassEngine(plan: plan, steps: steps)
         var snapshots: [Snapshot] = []
         func tick(to instant: Int64) {
             while let deadline = engine.nextDeadline, deadline <= instant,
@@ -40,14 +84,60 @@ public enum ReplaySchedule {
                 snapshots.append(snapshot)
             }
         }
-        for item in items(for: recording) {
-            tick(to: item.at)
+        for action in actions {
+            guard case .command(let command) = action.what else { continue }
+            let at = origin &+ action.offsetMs
+            tick(to: at)
             // Rejected commands were never recorded by a correct writer; skip rather than fail.
-            if case .success(let snapshot) = engine.apply(item.command, at: item.at) { snapshots.append(snapshot) }
+            if case .success(let snapshot) = engine.apply(command, at: at) { snapshots.append(snapshot) }
         }
-        let endedAt = recording.events.map(\.at).max() ?? recording.startedAt
+        let endedAt = origin &+ durationMs
         tick(to: endedAt)
         return (snapshots, endedAt)
+    }
+
+    // MARK: Scaling (speed 1 changes nothing)
+
+    /// `ms` divided by `speed`, to the nearest ms.
+    static func scale(_ ms: Int64, by speed: Double) -> Int64 {
+        speed == 1 ? ms : Int64((Double(ms) / speed).rounded())
+    }
+
+    /// A length stays at least 1 ms: a step never vanishes.
+    private static func scaleLength(_ ms: Int64?, by speed: Double) -> Int64? {
+        ms.map { speed == 1 ? $0 : max(1, scale($0, by: speed)) }
+    }
+
+    private static func scale(_ cues: [Cue], by speed: Double) -> [Cue] {
+        speed == 1 ? cues : cues.map { Cue(atMs: scale($0.atMs, by: speed), text: $0.text) }
+    }
+
+    static func scale(_ plan: ClassPlan, by speed: Double) -> ClassPlan {
+        guard speed != 1 else { return plan }
+        var scaled = plan
+        scaled.segments = plan.segments.map { segment in
+            var s = segment
+            s.durationMs = scaleLength(segment.durationMs, by: speed)
+            s.restMs = scaleLength(segment.restMs, by: speed)
+            s.paceMs = scaleLength(segment.paceMs, by: speed)
+            s.cues = scale(segment.cues, by: speed)
+            return s
+        }
+        return scaled
+    }
+
+    static func scale(_ step: Step, by speed: Double) -> Step {
+        guard speed != 1 else { return step }
+        var scaled = step
+        scaled.durationMs = scaleLength(step.durationMs, by: speed)
+        scaled.cues = scale(step.cues, by: speed)
+        return scaled
+    }
+
+    /// An extension in seconds (the command's unit), at least 1.
+    static func scale(_ command: EngineCommand, by speed: Double) -> EngineCommand {
+        guard speed != 1, case .extend(let seconds) = command else { return command }
+        return .extend(seconds: max(1, Int((Double(seconds) / speed).rounded())))
     }
 }
 
@@ -94,7 +184,7 @@ public enum PlanExport {
 
     /// Each step entry that counted, with its running time (pauses excluded).
     static func stepRuns(in recording: Recording) -> [(step: Step, ranMs: Int64)] {
-        let (snapshots, endedAt) = ReplaySchedule.snapshots(of: recording)
+        let (snapshots, endedAt) = ReplayScript(recording: recording).snapshots(from: recording.startedAt)
         var runs: [(step: Step, ranMs: Int64)] = []
         var open: Snapshot?  // latest snapshot of the step run in progress
         func close(_ run: Snapshot, at instant: Int64) {

@@ -31,6 +31,16 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { formatted }
+
+    /// The 1-based line and column (in Unicode scalars, as editors count) of the byte at `offset`.
+    /// The bytes before `offset` are UTF-8 text; what follows may be anything (an invalid byte).
+    static func position<Bytes: Collection<UInt8>>(ofByte offset: Int, in bytes: Bytes) -> (line: Int, column: Int) {
+        var line = 1, column = 1
+        for scalar in String(decoding: bytes.prefix(offset), as: UTF8.self).unicodeScalars {
+            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        return (line, column)
+    }
 }
 
 extension Array where Element == Diagnostic {

@@ -29,7 +29,7 @@ public enum PlanLoader {
         var bytes = data[...]
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }  // editors' UTF-8 BOM
         if let bad = firstInvalidUTF8(bytes) {
-            let (line, column) = lineAndColumn(ofByte: bad, in: bytes)
+            let (line, column) = Diagnostic.position(ofByte: bad, in: bytes)
             return (nil, [Diagnostic(severity: .error, file: file, line: line, column: column, path: "",
                                      message: "the file is not UTF-8 text (invalid byte at offset \(bad)); save it as UTF-8")])
         }
@@ -41,7 +41,7 @@ public enum PlanLoader {
             return (nil, [fileLevel(file, "the file is larger than \(maxFileBytes / 1024) KiB; a plan file is a few KiB of text")])
         }
         if let nul = text.utf8.firstIndex(of: 0) {
-            let (line, column) = YAMLShapeCheck.position(ofByte: text.utf8.distance(from: text.utf8.startIndex, to: nul), in: text)
+            let (line, column) = Diagnostic.position(ofByte: text.utf8.distance(from: text.utf8.startIndex, to: nul), in: text.utf8)
             return (nil, [Diagnostic(severity: .error, file: file, line: line, column: column, path: "",
                                      message: "the file contains NUL bytes: it is binary, not a plan")])
         }
@@ -128,14 +128,5 @@ public enum PlanLoader {
             case .error: return offset
             }
         }
-    }
-
-    private static func lineAndColumn(ofByte offset: Int, in bytes: ArraySlice<UInt8>) -> (Int, Int) {
-        let before = bytes.prefix(offset)
-        let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-        let lineStart = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? bytes.startIndex
-        // Count characters, not bytes, up to the bad byte (the prefix is valid UTF-8).
-        let column = String(decoding: bytes[lineStart..<(bytes.startIndex + offset)], as: UTF8.self).unicodeScalars.count + 1
-        return (line, column)
     }
 }

@@ -91,7 +91,7 @@ enum YAMLShapeCheck {
     private static func syntaxProblem(_ parser: yaml_parser_t, text: String) -> Problem {
         let problem = parser.problem.map { String(cString: $0) } ?? "unreadable YAML"
         if parser.error == YAML_READER_ERROR {
-            let (line, column) = position(ofByte: parser.problem_offset, in: text)
+            let (line, column) = Diagnostic.position(ofByte: parser.problem_offset, in: text.utf8)
             return Problem(line: line, column: column, message: "YAML cannot read this text: \(problem)")
         }
         let line = Int(parser.problem_mark.line) + 1
@@ -104,17 +104,6 @@ enum YAMLShapeCheck {
             message += "; YAML does not allow tabs for indentation, use spaces"
         }
         return Problem(line: line, column: column, message: message)
-    }
-
-    static func position(ofByte offset: Int, in text: String) -> (line: Int, column: Int) {
-        var line = 1, column = 1
-        var consumed = 0
-        for scalar in text.unicodeScalars {
-            if consumed >= offset { break }
-            consumed += UTF8.width(scalar)
-            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
-        }
-        return (line, column)
     }
 
     private static func character(atLine line: Int, column: Int, in text: String) -> Character? {

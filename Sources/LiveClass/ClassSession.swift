@@ -77,18 +77,21 @@ public final class ClassSession: @unchecked Sendable {
         var wrongTokens = 0
     }
 
-    /// A class of `plan` with a new recording in `recordDirectory` (nil: unrecorded).
-    public convenience init(code: String, plan: ClassPlan, instructorToken: String, server: Server, leadMs: Int64 = 300,
-                            recordDirectory: URL?, logger: Logger, onRecorded: (@Sendable () -> Void)? = nil) throws {
-        try self.init(code: code, plan: plan, instructorToken: instructorToken, server: server, leadMs: leadMs,
+    /// A class of `plan` with a new recording in `recordDirectory` (nil: unrecorded). `steps`
+    /// are the plan's expansion unless given (a replay runs the steps its recording ran).
+    public convenience init(code: String, plan: ClassPlan, steps: [Step]? = nil, instructorToken: String, server: Server,
+                            leadMs: Int64 = 300, recordDirectory: URL?, logger: Logger,
+                            onRecorded: (@Sendable () -> Void)? = nil) throws {
+        try self.init(code: code, plan: plan, steps: steps, instructorToken: instructorToken, server: server, leadMs: leadMs,
                       recording: recordDirectory.map { .new(directory: $0) } ?? .none, logger: logger, onRecorded: onRecorded)
     }
 
     /// A class, new or resumed (`.resume`: same code, plan, steps and timing as recorded, time
     /// run on to now as if the server had never stopped; `instructorToken` nil means only the
     /// recorded hash can check the instructor's link).
-    public init(code: String, plan: ClassPlan, instructorToken: String?, server: Server, leadMs: Int64 = 300,
-                recording: ClassRecording, logger: Logger, onRecorded: (@Sendable () -> Void)? = nil) throws {
+    public init(code: String, plan: ClassPlan, steps: [Step]? = nil, instructorToken: String?, server: Server,
+                leadMs: Int64 = 300, recording: ClassRecording, logger: Logger,
+                onRecorded: (@Sendable () -> Void)? = nil) throws {
         self.code = code
         self.plan = plan
         var resumed: ResumedClass?
@@ -99,7 +102,7 @@ public final class ClassSession: @unchecked Sendable {
             self.engine = r.engine
             self.instructorTokenHash = rec.instructorTokenHash
         case .new, .none:
-            self.engine = ClassEngine(plan: plan)
+            self.engine = steps.map { ClassEngine(plan: plan, steps: $0) } ?? ClassEngine(plan: plan)
             self.instructorTokenHash = instructorToken.map { TokenHash.make($0) }
         }
         self.steps = engine.steps

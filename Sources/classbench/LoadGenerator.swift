@@ -41,8 +41,8 @@ struct Counters {
 final class LoadGenerator {
     let config: BenchConfig
     private let epoll: Epoll
-    private var connections: [Connection]
-    private var publisher: Connection { connections[config.connections] }
+    private var connections: [BenchConnection]
+    private var publisher: BenchConnection { connections[config.connections] }
 
     private var counters = Counters()
     private var broadcasts: [Broadcast] = []
@@ -64,7 +64,7 @@ final class LoadGenerator {
     init(config: BenchConfig) throws {
         self.config = config
         epoll = try Epoll()
-        connections = (0...config.connections).map { Connection(index: $0, isPublisher: $0 == config.connections) }
+        connections = (0...config.connections).map { BenchConnection(index: $0, isPublisher: $0 == config.connections) }
         wordsPerBroadcast = (config.connections + 63) / 64
         if config.subscriber.isSecure || config.publisher.isSecure {
             tlsContext = try TLSClientContext(caFile: config.tlsCAFile)
@@ -297,7 +297,7 @@ final class LoadGenerator {
 
     // MARK: - Sockets
 
-    private func startConnecting(_ c: Connection, now: UInt64) throws {
+    private func startConnecting(_ c: BenchConnection, now: UInt64) throws {
         c.attempts += 1
         c.attemptStartedAt = now
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -325,7 +325,7 @@ final class LoadGenerator {
 
     /// Closes the socket and moves the connection to `state`. `reset` sends RST
     /// (SO_LINGER 0) so no TIME_WAIT is left behind on the client side.
-    private func disconnect(_ c: Connection, to state: Connection.State, reset: Bool) {
+    private func disconnect(_ c: BenchConnection, to state: BenchConnection.State, reset: Bool) {
         if c.fd >= 0 {
             // Best effort close_notify; a reset connection is abandoned, not closed politely.
             if let tls = c.tls, !reset { tls.shutdown() }
@@ -366,7 +366,7 @@ final class LoadGenerator {
         }
     }
 
-    private func connectCompleted(_ c: Connection) {
+    private func connectCompleted(_ c: BenchConnection) {
         var error: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &error, &length)
@@ -391,7 +391,7 @@ final class LoadGenerator {
         sendUpgradeRequest(c)
     }
 
-    private func sendUpgradeRequest(_ c: Connection) {
+    private func sendUpgradeRequest(_ c: BenchConnection) {
         let handshake = ClientHandshake(key: randomHandshakeKey(), offerDeflate: config.deflate,
                                         acceptValue: webSocketAcceptValue(forKey:))
         c.handshake = handshake
@@ -405,7 +405,7 @@ final class LoadGenerator {
     /// Epoll readiness for a wss:// connection past TCP connect. OpenSSL may need the
     /// opposite direction from the one the caller is after (a write waiting for a read,
     /// a read for a write), so each side also runs when the other's wait is over.
-    private func tlsReady(_ c: Connection, _ tls: TLSClientConnection, _ event: Epoll.Event) {
+    private func tlsReady(_ c: BenchConnection, _ tls: TLSClientConnection, _ event: Epoll.Event) {
         if c.state == .tlsHandshaking {
             tlsHandshakeStep(c)
             return
@@ -414,7 +414,7 @@ final class LoadGenerator {
         if c.fd >= 0 && (event.readable || event.failed || (event.writable && tls.readWantsWrite)) { readTLS(c, tls) }
     }
 
-    private func tlsHandshakeStep(_ c: Connection) {
+    private func tlsHandshakeStep(_ c: BenchConnection) {
         guard let tls = c.tls else { return }
         switch tls.handshake() {
         case .done:
@@ -430,7 +430,7 @@ final class LoadGenerator {
         }
     }
 
-    private func tlsHandshakeFailed(_ c: Connection, _ why: String) {
+    private func tlsHandshakeFailed(_ c: BenchConnection, _ why: String) {
         counters.tlsHandshakeErrors += 1
         if counters.firstTLSError == nil { counters.firstTLSError = why }
         handshakeFailed(c, why, kind: "wss")
@@ -439,7 +439,7 @@ final class LoadGenerator {
     /// Reads until OpenSSL wants more from the socket: it may hold decrypted bytes that
     /// epoll cannot see. After a few records, a socket with more bytes in the kernel is
     /// left for the next epoll round (level-triggered) so other connections get a turn.
-    private func readTLS(_ c: Connection, _ tls: TLSClientConnection) {
+    private func readTLS(_ c: BenchConnection, _ tls: TLSClientConnection) {
         var reads = 0
         while c.fd >= 0 {
             let result = tls.read(into: receiveBuffer)
@@ -466,7 +466,7 @@ final class LoadGenerator {
         }
     }
 
-    private func watchWritable(_ c: Connection, _ writable: Bool) {
+    private func watchWritable(_ c: BenchConnection, _ writable: Bool) {
         guard c.fd >= 0, writable != c.watchingWritable else { return }
         do {
             try epoll.modify(c.fd, token: c.index, writable: writable)
@@ -477,7 +477,7 @@ final class LoadGenerator {
         }
     }
 
-    private func write(_ c: Connection, _ bytes: [UInt8]) {
+    private func write(_ c: BenchConnection, _ bytes: [UInt8]) {
         guard c.fd >= 0 else { return }
         c.outbox += bytes
         flush(c)
@@ -485,7 +485,7 @@ final class LoadGenerator {
 
     /// Writes as much of the outbox as the kernel (or OpenSSL) takes; watches for
     /// writability only while something is left or OpenSSL asks for it.
-    private func flush(_ c: Connection) {
+    private func flush(_ c: BenchConnection) {
         let stillOpen = c.tls.map { writeTLS(c, $0) } ?? writePlain(c)
         guard stillOpen else { return }
         let drained = c.outboxSent == c.outbox.count
@@ -497,7 +497,7 @@ final class LoadGenerator {
     }
 
     /// Sends until the outbox is empty or the socket is full; false if the connection was dropped.
-    private func writePlain(_ c: Connection) -> Bool {
+    private func writePlain(_ c: BenchConnection) -> Bool {
         while c.outboxSent < c.outbox.count {
             let sent = c.outbox.withUnsafeBytes { all in
                 let unsent = UnsafeRawBufferPointer(rebasing: all[c.outboxSent...])
@@ -516,7 +516,7 @@ final class LoadGenerator {
 
     /// `writePlain` through OpenSSL. A write that must wait is retried later from the same
     /// outbox offset: the same bytes, possibly with more appended (moving-buffer mode).
-    private func writeTLS(_ c: Connection, _ tls: TLSClientConnection) -> Bool {
+    private func writeTLS(_ c: BenchConnection, _ tls: TLSClientConnection) -> Bool {
         while c.outboxSent < c.outbox.count {
             let result = c.outbox.withUnsafeBytes { all in
                 tls.write(UnsafeRawBufferPointer(rebasing: all[c.outboxSent...]))
@@ -538,7 +538,7 @@ final class LoadGenerator {
         return true
     }
 
-    private func readAvailable(_ c: Connection) {
+    private func readAvailable(_ c: BenchConnection) {
         // A few reads per wake-up, then let other sockets have their turn.
         for _ in 0..<4 {
             guard c.fd >= 0 else { return }
@@ -560,7 +560,7 @@ final class LoadGenerator {
         }
     }
 
-    private func peerGone(_ c: Connection, _ why: String) {
+    private func peerGone(_ c: BenchConnection, _ why: String) {
         if c.state == .handshaking {
             handshakeFailed(c, why)
         } else {
@@ -568,7 +568,7 @@ final class LoadGenerator {
         }
     }
 
-    private func handshakeFailed(_ c: Connection, _ why: String, kind: String = "handshake failed") {
+    private func handshakeFailed(_ c: BenchConnection, _ why: String, kind: String = "handshake failed") {
         counters.handshakeErrors += 1
         report(kind, why)
         disconnect(c, to: .idle, reset: true)  // retried by the connect phase
@@ -576,7 +576,7 @@ final class LoadGenerator {
 
     // MARK: - Protocol
 
-    private func received(_ c: Connection, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
+    private func received(_ c: BenchConnection, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
         switch c.state {
         case .handshaking:
             c.headBytes += bytes
@@ -588,7 +588,7 @@ final class LoadGenerator {
         }
     }
 
-    private func handshakeData(_ c: Connection, now: UInt64) {
+    private func handshakeData(_ c: BenchConnection, now: UInt64) {
         guard let handshake = c.handshake else { return }
         do {
             guard let headLength = try ClientHandshake.headLength(in: c.headBytes) else { return }
@@ -622,7 +622,7 @@ final class LoadGenerator {
     /// Runs the codec's decoder over one read. A frame whose payload lies entirely in
     /// this read is handled in place, without a copy (the common case); a payload split
     /// across reads is gathered in the connection first.
-    private func parseFrames(_ c: Connection, _ input: UnsafeRawBufferPointer, now: UInt64) {
+    private func parseFrames(_ c: BenchConnection, _ input: UnsafeRawBufferPointer, now: UInt64) {
         var index = 0
         var wholePayload: UnsafeRawBufferPointer?
         while c.fd >= 0 && (c.state == .open || c.state == .closing) {
@@ -668,13 +668,13 @@ final class LoadGenerator {
         }
     }
 
-    private func protocolError(_ c: Connection, _ why: String) {
+    private func protocolError(_ c: BenchConnection, _ why: String) {
         counters.protocolErrors += 1
         report("protocol error", why)
         disconnect(c, to: .closed, reset: true)
     }
 
-    private func frame(_ c: Connection, _ header: WebSocketFrameHeader, _ payload: UnsafeRawBufferPointer, now: UInt64) {
+    private func frame(_ c: BenchConnection, _ header: WebSocketFrameHeader, _ payload: UnsafeRawBufferPointer, now: UInt64) {
         // ServerFrameRules.check has refused unknown opcodes.
         guard let opcode = header.opcode else { return }
         switch opcode {
@@ -726,7 +726,7 @@ final class LoadGenerator {
         }
     }
 
-    private func message(_ c: Connection, opcode: WebSocketOpcode, compressed: Bool, _ payload: UnsafeRawBufferPointer, now: UInt64) {
+    private func message(_ c: BenchConnection, opcode: WebSocketOpcode, compressed: Bool, _ payload: UnsafeRawBufferPointer, now: UInt64) {
         if compressed {
             guard let inflater = c.inflater else {
                 protocolError(c, "compressed message without permessage-deflate")
@@ -745,7 +745,7 @@ final class LoadGenerator {
         decoded(c, opcode: opcode, payload, now: now)
     }
 
-    private func decoded(_ c: Connection, opcode: WebSocketOpcode, _ text: UnsafeRawBufferPointer, now: UInt64) {
+    private func decoded(_ c: BenchConnection, opcode: WebSocketOpcode, _ text: UnsafeRawBufferPointer, now: UInt64) {
         // The publisher gets its own broadcasts back from relays that include the sender.
         if c.isPublisher {
             counters.publisherEchoes += 1
@@ -762,7 +762,7 @@ final class LoadGenerator {
         recordDelivery(c, sequence: sequence, now: now)
     }
 
-    private func recordDelivery(_ c: Connection, sequence: UInt64, now: UInt64) {
+    private func recordDelivery(_ c: BenchConnection, sequence: UInt64, now: UInt64) {
         guard loadActive, sequence < UInt64(broadcasts.count) else {
             counters.strayMessages += 1
             return
@@ -799,7 +799,7 @@ final class LoadGenerator {
         write(publisher, frame)
     }
 
-    private func sendFrame(_ c: Connection, opcode: WebSocketOpcode, payload: [UInt8]) {
+    private func sendFrame(_ c: BenchConnection, opcode: WebSocketOpcode, payload: [UInt8]) {
         write(c, clientFrame(opcode: opcode, payload: payload))
     }
 }

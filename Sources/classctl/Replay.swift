@@ -6,38 +6,29 @@ import ClassEngine
 import ClassPlan
 import LiveClass
 
-/// Re-issues a recording's commands with their original timing (scaled by `speed`).
-/// Owned by its own serial queue.
-final class Replayer: @unchecked Sendable {
+/// Sends a replay script's actions to the live session at their offsets; the script
+/// (ClassEngine) holds the timing and the scaling. Owned by its own serial queue.
+final class Replayer: Sendable {
     let session: ClassSession
-    let recording: Recording
-    let speed: Double
+    let script: ReplayScript
     let logger: Logger
     private let queue = DispatchQueue(label: "classctl.replay")
 
-    init(session: ClassSession, recording: Recording, speed: Double, logger: Logger) {
+    init(session: ClassSession, script: ReplayScript, logger: Logger) {
         self.session = session
-        self.recording = recording
-        self.speed = speed > 0 ? speed : 1
+        self.script = script
         self.logger = logger
     }
 
     func start() {
-        // Instructor commands are re-issued at their recorded offsets (the engine redoes timed
-        // advances itself); announcements are re-sent at theirs.
-        let commands = ReplaySchedule.items(for: recording, speed: speed)
-        let origin = recording.startedAt
-        logger.info("replay: \(commands.count) commands at \(speed)x")
-        for item in commands {
-            queue.asyncAfter(deadline: .now() + .milliseconds(Int(item.offsetMs))) { [self] in
-                session.apply(item.command.scaled(by: speed), source: "replay")
-            }
-        }
-        for e in recording.events where e.kind == .announce {
-            guard let text = e.text else { continue }
-            let offset = Double(e.at - origin) / speed
-            queue.asyncAfter(deadline: .now() + .milliseconds(Int(offset))) { [self] in
-                session.broadcastAnnouncement(text)
+        logger.info("replay: \(script.actions.count) commands and announcements at \(script.speed)x")
+        let origin = DispatchTime.now()
+        for action in script.actions {
+            queue.asyncAfter(deadline: origin + .milliseconds(Int(action.offsetMs))) { [session] in
+                switch action.what {
+                case .command(let command): session.apply(command, source: "replay")
+                case .announce(let text): session.broadcastAnnouncement(text)
+                }
             }
         }
     }
@@ -59,33 +50,5 @@ struct Replay: ParsableCommand {
         if let recordDir { args += ["--record-dir", recordDir] }
         let start = try Start.parse(args)
         try start.run()
-    }
-}
-
-extension ClassPlan {
-    /// The plan with every time divided by `speed`, so a replay at 2x shows phones honest
-    /// countdowns that really run twice as fast through the class.
-    func scaled(by speed: Double) -> ClassPlan {
-        guard speed > 0, speed != 1 else { return self }
-        func s(_ ms: Int64?) -> Int64? { ms.map { max(1, Int64((Double($0) / speed).rounded())) } }
-        var p = self
-        p.segments = segments.map { seg in
-            var g = seg
-            g.durationMs = s(seg.durationMs)
-            g.restMs = s(seg.restMs)
-            g.paceMs = s(seg.paceMs)
-            g.cues = seg.cues.map { Cue(atMs: Int64((Double($0.atMs) / speed).rounded()), text: $0.text) }
-            return g
-        }
-        return p
-    }
-}
-
-extension EngineCommand {
-    func scaled(by speed: Double) -> EngineCommand {
-        if case .extend(let seconds) = self, speed > 0, speed != 1 {
-            return .extend(seconds: max(1, Int((Double(seconds) / speed).rounded())))
-        }
-        return self
     }
 }

@@ -67,19 +67,19 @@ struct Start: ParsableCommand {
         do { settings = try resolvedSettings(environment: ProcessInfo.processInfo.environment) } catch {
             fail("\(error)", code: 2)
         }
-        guard (0.1...100).contains(speed) else { fail("--speed must be between 0.1 and 100", code: 2) }
+        guard ReplayScript.speeds.contains(speed) else { fail("--speed must be between 0.1 and 100", code: 2) }
         LogSetup.bootstrap(level: Logger.Level(rawValue: settings.logLevel) ?? .info, json: settings.logFormat == "json")
         let logger = Logger(label: "classctl")
 
         // 1. The class: a plan file, a recording to replay, or the built-in default.
-        var replay: Recording?
+        var replay: ReplayScript?
         let classPlan: ClassPlan
         if let plan {
             if plan.hasSuffix(".jsonl") {
-                do { replay = try RecordingReader.read(URL(fileURLWithPath: plan)) } catch {
+                do { replay = ReplayScript(recording: try RecordingReader.read(URL(fileURLWithPath: plan)), speed: speed) } catch {
                     fail("cannot replay \(plan): \(error)", code: 1)
                 }
-                classPlan = replay!.plan.scaled(by: speed)
+                classPlan = replay!.plan
             } else {
                 let (p, diagnostics) = PlanLoader.load(contentsOf: URL(fileURLWithPath: plan))
                 for d in diagnostics { FileHandle.standardError.write(Data((d.formatted + "\n").utf8)) }
@@ -168,7 +168,7 @@ struct Start: ParsableCommand {
         let session: ClassSession
         do {
             let recording: ClassRecording = resume.map { .resume($0.recording, url: $0.url) } ?? .new(directory: recordURL)
-            session = try ClassSession(code: code, plan: classPlan, instructorToken: token, server: server,
+            session = try ClassSession(code: code, plan: classPlan, steps: replay?.steps, instructorToken: token, server: server,
                                        leadMs: Int64(settings.leadMs), recording: recording, logger: logger)
         } catch {
             fail("cannot \(resume == nil ? "start" : "continue") the recording in \(recordURL.path): \(error)", code: 1)
@@ -208,7 +208,7 @@ struct Start: ParsableCommand {
                      secure: tlsContext != nil)
 
         if let replay {
-            Replayer(session: session, recording: replay, speed: speed, logger: logger).start()
+            Replayer(session: session, script: replay, logger: logger).start()
         }
 
         let isReplay = replay != nil

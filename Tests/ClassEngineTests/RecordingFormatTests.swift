@@ -92,7 +92,7 @@ private let formatOneRecording = """
         let recording = try RecordingReader.parse(Data(formatOneRecording.utf8), name: "old.jsonl")
         #expect(recording.steps == Expansion.steps(for: recording.plan), "format 1 steps come from its plan")
         #expect(recording.events.compactMap(\.command) == [.start, .restart, .end])
-        let (snapshots, _) = ReplaySchedule.snapshots(of: recording)
+        let (snapshots, _) = ReplayScript(recording: recording).snapshots(from: recording.startedAt)
         #expect(snapshots.last?.status == .finished)
         #expect(snapshots.contains { $0.stepIndex == 1 }, "the rest after round 1 ran")
     }

@@ -102,20 +102,6 @@ private struct RecordedClass {
         }
     }
 
-    @Test func replayScheduleScalesOffsetsAndSkipsNonCommands() {
-        let recording = Recording(plan: samplePlan(), steps: Expansion.steps(for: samplePlan()), classCode: "R", startedAt: 10_000, events: [
-            RecordedEvent(at: 10_000, kind: .command, command: .start, seq: 1),
-            RecordedEvent(at: 70_000, kind: .autoAdvance, seq: 2),
-            RecordedEvent(at: 90_000, kind: .announce, text: "hi", seq: 2),
-            RecordedEvent(at: 110_000, kind: .command, command: .next, seq: 3),
-        ], warnings: [])
-        let normal = ReplaySchedule.items(for: recording)
-        #expect(normal.map(\.offsetMs) == [0, 100_000])
-        #expect(normal.map(\.command) == [.start, .next])
-        #expect(ReplaySchedule.items(for: recording, speed: 4).map(\.offsetMs) == [0, 25_000])
-        #expect(ReplaySchedule.items(for: recording, speed: 4).map(\.at) == [10_000, 110_000])
-    }
-
     @Test func exportIsTheClassAsRun() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -84,6 +84,25 @@ private let brokenDirectory = packageRoot.appendingPathComponent("Tests/ClassPla
         #expect(diagnostics.first?.message.contains("larger than 256 KiB") == true)
     }
 
+    @Test func bytePositionsCountLinesAndCharacters() {
+        // One function places invalid bytes, NUL bytes and YAML reader errors.
+        let text = "title: Café\nsegments:\n  - ñé: x"
+        func at(_ offset: Int) -> [Int] {
+            let fromBytes = Diagnostic.position(ofByte: offset, in: Array(text.utf8))
+            let fromText = Diagnostic.position(ofByte: offset, in: text.utf8)
+            return [fromBytes.line, fromBytes.column, fromText.line, fromText.column]
+        }
+        #expect(at(0) == [1, 1, 1, 1])
+        #expect(at(12) == [1, 12, 1, 12], "é is two bytes, one column")
+        #expect(at(13) == [2, 1, 2, 1])
+        #expect(at(29) == [3, 6, 3, 6])
+        #expect(at(31) == [3, 7, 3, 7])
+        let (_, bad) = PlanLoader.parse(data: Array("title: Café\n  x: ñ".utf8) + [0xFF], file: "bad.yaml")
+        #expect(bad.first.map { [$0.line, $0.column] } == [2, 7])
+        let (_, nul) = PlanLoader.parse("title: Café\n  x: ñ\u{0}", file: "nul.yaml")
+        #expect(nul.first.map { [$0.line, $0.column] } == [2, 7])
+    }
+
     @Test func unreadableFileIsADiagnosticNotACrash() {
         let (plan, diagnostics) = PlanLoader.load(contentsOf: URL(fileURLWithPath: "/nonexistent/plan.yaml"))
         #expect(plan == nil)

@@ -9,8 +9,8 @@ import Testing
 private final class RelayDelegate: WebSocketDelegate {
     let group: BroadcastGroup
     init(group: BroadcastGroup) { self.group = group }
-    func webSocketDidOpen(_ c: NetServer.Connection) { group.add(c) }
-    func webSocket(_ c: NetServer.Connection, didReceiveText text: [UInt8]) { group.broadcast(text: text) }
+    func webSocketDidOpen(_ c: Connection) { group.add(c) }
+    func webSocket(_ c: Connection, didReceiveText text: [UInt8]) { group.broadcast(text: text) }
 }
 
 /// Set before the server starts, read-only afterwards.

@@ -40,7 +40,7 @@ struct BenchConfig: Sendable {
 
 /// One client socket (a subscriber, or the publisher) and its protocol state.
 /// Owned by the single-threaded `LoadGenerator`; never shared across threads.
-final class Connection {
+final class BenchConnection {
     enum State {
         /// Not connected; will be (re)started by the connect phase.
         case idle
