@@ -14,12 +14,18 @@ public final class ClassServer: Sendable {
     private let qrSVG: @Sendable (String) -> String?
     /// The public base URL for join links (e.g. "http://192.168.1.5:8080").
     private let baseURL = Locked<String>("")
+    /// Set on a studio server (`classctl serve`): opens classes on `POST /api/classes`.
+    private let studioRef = Locked<Studio?>(nil)
 
     public init(qrSVG: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.qrSVG = qrSVG
     }
 
     public func setBaseURL(_ url: String) { baseURL.withLock { $0 = url } }
+    public var publicBaseURL: String { baseURL.withLock { $0 } }
+
+    public func attach(_ studio: Studio) { studioRef.withLock { $0 = studio } }
+    var studio: Studio? { studioRef.withLock { $0 } }
 
     public func add(_ session: ClassSession, isDefault: Bool = true) {
         classes.withLock { $0[session.code] = session }
@@ -43,6 +49,9 @@ public final class ClassServer: Sendable {
             guard request.path == "/ws" else { return nil }
             let code = Self.queryValue(request.query, "class")
             guard let s = session(code: code) else { return UnknownClassSocket() }
+            if let studio, studio.connectedPhones() >= studio.limits.maxPhones {
+                return FullServerSocket(limit: studio.limits.maxPhones)
+            }
             return ClassSocket(session: s, address: connection.clientAddress(for: request))
         }
         config.responder = { [self] request, connection in
@@ -80,6 +89,9 @@ public final class ClassServer: Sendable {
             }
             return .text(404, "not found")
         }
+        if parts.first == "api", parts.count == 2, parts[1] == "classes", request.method == "POST", let studio {
+            return openClass(request, studio: studio)
+        }
         if parts.first == "api", parts.count >= 2, parts[1] == "classes" {
             guard isRead else { return Self.methodNotAllowed() }
             if parts.count == 2 {
@@ -101,9 +113,55 @@ public final class ClassServer: Sendable {
         return nil
     }
 
-    static func json(_ text: String) -> HTTPResponse {
-        var h = HTTPHeaders(); h.add("Content-Type", "application/json"); h.add("Cache-Control", "no-store")
-        return HTTPResponse(status: 200, headers: h, body: Array(text.utf8))
+    static func json(_ text: String, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var h = headers; h.add("Content-Type", "application/json"); h.add("Cache-Control", "no-store")
+        return HTTPResponse(status: status, headers: h, body: Array(text.utf8))
+    }
+
+    static func jsonError(_ status: Int, _ message: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var o = JSONObject(); o.add("error", message)
+        return json(o.done, status: status, headers: headers)
+    }
+
+    /// `POST /api/classes` on a studio server: the plan (YAML or JSON) in the body, the studio
+    /// key as a bearer token. 201 with the links; 401, 422 with every diagnostic, or 503 when full.
+    private func openClass(_ request: HTTPRequest, studio: Studio) -> HTTPResponse {
+        guard studio.authorized(request.headers["Authorization"]) else {
+            var h = HTTPHeaders(); h.add("WWW-Authenticate", "Bearer realm=\"classctl studio\"")
+            return Self.jsonError(401, "opening a class needs the studio key (Authorization: Bearer KEY)", headers: h)
+        }
+        guard !request.body.isEmpty else { return Self.jsonError(400, "the request body must be the class plan (YAML or JSON)") }
+        switch studio.open(planText: request.body) {
+        case .failure(.unauthorized):
+            return Self.jsonError(401, "opening a class needs the studio key")
+        case .failure(.invalidPlan(let diagnostics)):
+            var o = JSONObject()
+            o.add("error", "the plan is not valid; nothing was opened")
+            o.add("diagnostics", raw: JSONObject.array(diagnostics.map { d in
+                var x = JSONObject()
+                x.add("severity", d.severity.rawValue); x.add("line", d.line); x.add("column", d.column)
+                x.add("path", d.path); x.add("message", d.message); x.add("text", d.formatted)
+                return x.done
+            }))
+            return Self.json(o.done, status: 422)
+        case .failure(.full(let why)):
+            var h = HTTPHeaders(); h.add("Retry-After", "60")
+            return Self.jsonError(503, why, headers: h)
+        case .failure(.failed(let why)):
+            return Self.jsonError(500, why)
+        case .success(let opened):
+            let base = publicBaseURL
+            let s = opened.session
+            var o = JSONObject()
+            o.add("code", s.code); o.add("title", s.plan.title); o.add("steps", s.steps.count)
+            o.add("join", "\(base)/c/\(s.code)")
+            o.add("instructor", "\(base)/c/\(s.code)/instructor#token=\(opened.token)")
+            o.add("token", opened.token)
+            o.add("qr", "\(base)/c/\(s.code)/qr.svg")
+            o.add("recording", s.recordingPath)
+            var h = HTTPHeaders(); h.add("Location", "/api/classes/\(s.code)")
+            return Self.json(o.done, status: 201, headers: h)
+        }
     }
 
     static func methodNotAllowed() -> HTTPResponse {
@@ -154,6 +212,17 @@ public final class ClassServer: Sendable {
         var h = HTTPHeaders(); h.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         return HTTPResponse(status: 200, headers: h, body: Array((lines.joined(separator: "\n") + "\n").utf8))
     }
+}
+
+/// A studio server past its phone limit: says so and closes (1013, try again later).
+final class FullServerSocket: WebSocketDelegate {
+    let limit: Int
+    init(limit: Int) { self.limit = limit }
+    func webSocketDidOpen(_ c: Connection) {
+        c.send(text: ServerMessage.error("server-full", "This server is full (\(limit) phones). Try again in a minute, or ask the instructor."))
+        c.close(code: 1013, reason: "server full")
+    }
+    func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {}
 }
 
 /// For `/ws?class=UNKNOWN`: says so and closes (1008).

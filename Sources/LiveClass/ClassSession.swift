@@ -66,7 +66,7 @@ public final class ClassSession: @unchecked Sendable {
     /// Runs on the class queue after each recorded event is on disk (tests slow the disk with it).
     private let onRecorded: (@Sendable () -> Void)?
     private var stateJSONCache: String = ""
-    private var onFinished: (@Sendable () -> Void)?
+    private var onFinished: [@Sendable () -> Void] = []
 
     struct Member {
         let connection: Connection
@@ -157,8 +157,8 @@ public final class ClassSession: @unchecked Sendable {
     /// The engine's state now (for the start banner).
     public var snapshot: Snapshot { queue.sync { engine.snapshot } }
 
-    /// Called once when the class reaches `finished`.
-    public func setOnFinished(_ f: @escaping @Sendable () -> Void) { queue.async { self.onFinished = f } }
+    /// Runs `f` once when the class reaches `finished` (every handler added, in order).
+    public func whenFinished(_ f: @escaping @Sendable () -> Void) { queue.async { self.onFinished.append(f) } }
 
     // MARK: Joining and leaving (from the sockets' loops)
 
@@ -357,8 +357,9 @@ public final class ClassSession: @unchecked Sendable {
         scheduleTimer()
         if snap.status == .finished {
             closeRecording()
-            onFinished?()
-            onFinished = nil
+            let handlers = onFinished
+            onFinished = []
+            for f in handlers { f() }
         }
     }
     private var lastPublishedStep: Int?

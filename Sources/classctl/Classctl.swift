@@ -13,7 +13,7 @@ struct Classctl: ParsableCommand {
             or `classctl start PLAN.yaml`. Participants open the printed join link; you drive the class
             from the instructor link.
             """,
-        subcommands: [Start.self, Validate.self, Show.self, New.self, Export.self, Replay.self, Cert.self, QR.self])
+        subcommands: [Start.self, Serve.self, Validate.self, Show.self, New.self, Export.self, Replay.self, Cert.self, QR.self])
 
     /// Like ArgumentParser's main, but usage errors exit 2 (the convention of `validate` and
     /// most Unix tools) instead of 64.

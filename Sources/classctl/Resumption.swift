@@ -1,6 +1,7 @@
 // Finding the unfinished class that `classctl start` should pick up again, and the private
 // file that keeps its instructor token beside the recording.
 import Foundation
+import Logging
 import ClassEngine
 import ClassPlan
 
@@ -56,6 +57,27 @@ enum Resumption {
         }
         found.candidate = best
         return found
+    }
+
+    /// Every unfinished, recent recording in `directory` (a studio server resumes them all);
+    /// unreadable ones are logged and left alone.
+    static func unfinished(in directory: URL, now: Int64, logger: Logger) -> [ResumeCandidate] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        var out: [ResumeCandidate] = []
+        for name in names.sorted() where name.hasPrefix("class-") && name.hasSuffix(".jsonl") {
+            let url = directory.appendingPathComponent(name)
+            do {
+                let recording = try RecordingReader.read(url)
+                guard !Resume.isFinished(recording) else { continue }
+                let lastSign = max(recording.startedAt, recording.events.map(\.at).max() ?? 0)
+                guard now - lastSign <= maxIdleMs else { continue }
+                for w in recording.warnings { logger.warning("resuming despite: \(w)") }
+                out.append(ResumeCandidate(url: url, recording: recording))
+            } catch {
+                logger.error("not resumed: \(error) (move the file away once you have looked at it)")
+            }
+        }
+        return out
     }
 
     /// `recordings/.class-CODE-T.jsonl.token`, readable by its owner only: lets the same command

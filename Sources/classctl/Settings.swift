@@ -21,12 +21,18 @@ struct Settings: Equatable {
     var httpRedirectPort: Int?
     /// Reverse proxies whose Forwarded / X-Forwarded-For headers give the client's address.
     var trustedProxies: [String] = []
+    /// `classctl serve`: the key instructors and tools need to open classes; `start --server` sends it.
+    var studioKey: String?
+    /// `classctl serve`: classes open at once, and phones over all of them.
+    var maxClasses = 50
+    var maxPhones = 19_000
 
     struct Problem: Error, CustomStringConvertible { let description: String }
 
     static let keys: Set<String> = ["host", "port", "record_dir", "code", "token", "allowed_origins", "lead_ms",
                                     "log_level", "log_format", "web_root", "public_url",
-                                    "tls_cert", "tls_key", "http_redirect_port", "trusted_proxies"]
+                                    "tls_cert", "tls_key", "http_redirect_port", "trusted_proxies",
+                                    "studio_key", "max_classes", "max_phones"]
 
     /// Applies a YAML config file (keys as in config/classctl.yaml).
     mutating func apply(configFile path: String) throws {
@@ -73,6 +79,9 @@ struct Settings: Equatable {
         if let v = try str("tls_cert") { tlsCert = v }
         if let v = try str("tls_key") { tlsKey = v }
         if let v = try int("http_redirect_port") { httpRedirectPort = v }
+        if let v = try str("studio_key") { studioKey = v }
+        if let v = try int("max_classes") { maxClasses = v }
+        if let v = try int("max_phones") { maxPhones = v }
         if let v = map["trusted_proxies"], !(v is NSNull) {
             guard let list = v as? [String] else { throw Problem(description: "\(path): 'trusted_proxies' must be a list of addresses or ranges") }
             trustedProxies = list
@@ -100,6 +109,7 @@ struct Settings: Equatable {
         if let v = env["CLASSCTL_PUBLIC_URL"] { publicURL = v }
         if let v = env["CLASSCTL_TLS_CERT"] { tlsCert = v }
         if let v = env["CLASSCTL_TLS_KEY"] { tlsKey = v }
+        if let v = env["CLASSCTL_STUDIO_KEY"] { studioKey = v }
         if let v = env["CLASSCTL_TRUSTED_PROXIES"] {
             trustedProxies = v.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
@@ -132,6 +142,10 @@ struct Settings: Equatable {
         if let token, Set(token).count < 6 {
             throw Problem(description: "the instructor token repeats too few characters to be hard to guess; use at least 6 different ones (or leave it unset for a random one)")
         }
+        if let studioKey, studioKey.utf8.count < 16 {
+            throw Problem(description: "the studio key must be at least 16 characters")
+        }
+        guard maxClasses >= 1, maxPhones >= 1 else { throw Problem(description: "max_classes and max_phones must be at least 1") }
         for p in trustedProxies where IPRange(p) == nil {
             throw Problem(description: "trusted proxy '\(p)' is not an address or a range like 10.0.0.0/8")
         }

@@ -20,46 +20,18 @@ struct Start: ParsableCommand {
         discussion: "With no PLAN, runs the built-in first backward-walking class. PLAN may be a plan file (YAML/JSON) or a recording (.jsonl) to replay.")
 
     @Argument(help: "Class plan file, or a recording (.jsonl) to replay.") var plan: String?
-    @Option(help: "Configuration file (see config/classctl.yaml).") var config: String?
-    @Option(help: "Address to listen on (default 0.0.0.0: phones on the LAN can join).") var host: String?
-    @Option(help: "Port (default 8080; 0 picks a free one).") var port: Int?
-    @Option(name: .customLong("record-dir"), help: "Where recordings are written (default ./recordings).") var recordDir: String?
+    @OptionGroup var server: ServerOptions
     @Option(help: "Join code (default: random).") var code: String?
     @Option(help: "Instructor token (default: random; or CLASSCTL_TOKEN).") var token: String?
-    @Option(name: .customLong("allowed-origin"), help: "Extra origin allowed to open WebSockets (repeatable).") var allowedOrigins: [String] = []
-    @Option(name: .customLong("lead-ms"), help: "How far ahead step changes are scheduled so phones switch together.") var leadMs: Int?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
-    @Option(name: .customLong("log-format"), help: "text or json.") var logFormat: String?
-    @Option(name: .customLong("web-root"), help: "Folder with the pages (default: the web-static folder shipped with classctl).") var webRoot: String?
-    @Option(name: .customLong("public-url"), help: "Base URL phones use, when behind a proxy (e.g. https://class.example.org).") var publicURL: String?
-    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve https and wss (see docs/tls.md, `classctl cert`).") var tlsCert: String?
-    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert (passphrase, if any, from CLASSCTL_TLS_KEY_PASSPHRASE).") var tlsKey: String?
-    @Option(name: .customLong("http-redirect-port"), help: "Also listen for plain HTTP on this port and redirect it to https.") var httpRedirectPort: Int?
-    @Option(name: .customLong("trusted-proxy"), help: "A reverse proxy (address or range, repeatable) whose Forwarded / X-Forwarded-For headers give the client's address.") var trustedProxies: [String] = []
     @Option(help: "Replay speed factor for recordings.") var speed: Double = 1
     @Flag(help: "Start a new class even if an unfinished one of this plan is in the record directory (it is otherwise resumed).") var fresh = false
+    @Option(name: .customLong("server"), help: "Open the class on this studio server (`classctl serve`) instead of here; the studio key comes from CLASSCTL_STUDIO_KEY or the config's studio_key.") var studioURL: String?
 
     func resolvedSettings(environment: [String: String]) throws -> Settings {
-        var s = Settings()
-        if let path = config ?? environment["CLASSCTL_CONFIG"] { try s.apply(configFile: path) }
-        try s.apply(environment: environment)
-        if let host { s.host = host }
-        if let port { s.port = port }
-        if let recordDir { s.recordDir = recordDir }
-        if let code { s.code = code }
-        if let token { s.token = token }
-        if !allowedOrigins.isEmpty { s.allowedOrigins = allowedOrigins }
-        if let leadMs { s.leadMs = leadMs }
-        if let logLevel { s.logLevel = logLevel }
-        if let logFormat { s.logFormat = logFormat }
-        if let webRoot { s.webRoot = webRoot }
-        if let publicURL { s.publicURL = publicURL }
-        if let tlsCert { s.tlsCert = tlsCert }
-        if let tlsKey { s.tlsKey = tlsKey }
-        if let httpRedirectPort { s.httpRedirectPort = httpRedirectPort }
-        if !trustedProxies.isEmpty { s.trustedProxies = trustedProxies }
-        try s.validate()
-        return s
+        try server.resolvedSettings(environment: environment) { s in
+            if let code { s.code = code }
+            if let token { s.token = token }
+        }
     }
 
     func run() throws {
@@ -70,6 +42,10 @@ struct Start: ParsableCommand {
         guard ReplayScript.speeds.contains(speed) else { fail("--speed must be between 0.1 and 100", code: 2) }
         LogSetup.bootstrap(level: Logger.Level(rawValue: settings.logLevel) ?? .info, json: settings.logFormat == "json")
         let logger = Logger(label: "classctl")
+        if let studioURL {
+            guard plan.map({ !$0.hasSuffix(".jsonl") }) ?? true else { fail("a replay runs here, not on a studio server", code: 2) }
+            StudioClient.open(planPath: plan, server: studioURL, settings: settings)
+        }
 
         // 1. The class: a plan file, a recording to replay, or the built-in default.
         var replay: ReplayScript?
@@ -90,33 +66,9 @@ struct Start: ParsableCommand {
             classPlan = BuiltinPlans.default
         }
 
-        // 2. The record directory must be writable before anyone joins.
-        let recordURL = URL(fileURLWithPath: settings.recordDir)
-        do {
-            try FileManager.default.createDirectory(at: recordURL, withIntermediateDirectories: true)
-            let probe = recordURL.appendingPathComponent(".classctl-write-test-\(getpid())")
-            guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else { throw CocoaError(.fileWriteNoPermission) }
-            try? FileManager.default.removeItem(at: probe)
-        } catch {
-            fail("the record directory \(recordURL.path) is not writable; choose another with --record-dir", code: 1)
-        }
-
-        guard let web = settings.webRoot ?? WebRoot.locate() else {
-            fail("cannot find the web pages (web-static); pass --web-root", code: 1)
-        }
-
-        // TLS: every certificate problem is reported before anything listens.
-        let tlsContext: TLSServerContext?
-        if let cert = settings.tlsCert, let key = settings.tlsKey {
-            let passphrase = ProcessInfo.processInfo.environment["CLASSCTL_TLS_KEY_PASSPHRASE"]
-            do {
-                tlsContext = try TLSServerContext.load(certificateFile: cert, keyFile: key, passphrase: passphrase)
-            } catch {
-                fail("\(error)", code: 1)
-            }
-        } else {
-            tlsContext = nil
-        }
+        // 2. Record directory, pages and certificate checked before anything listens.
+        let hosting = Hosting.prepare(settings, logger: logger)
+        let recordURL = hosting.recordURL
 
         // An unfinished class of this plan in the record directory (a crash, a restart, a
         // deploy) is picked up again: same code, same instructor link, same timing.
@@ -153,17 +105,8 @@ struct Start: ParsableCommand {
         }
 
         // 3. The server.
-        let classes = ClassServer(qrSVG: { link in try? QRCode(link).svg() })
-        var config = ServerConfiguration()
-        config.host = settings.host
-        config.port = settings.port
-        config.webRoot = web
-        config.logger = Logger(label: "classctl.net")
-        config.handshake = WebSocketHandshakeConfig(allowedOrigins: settings.allowedOrigins, enableDeflate: true)
-        config.tls = tlsContext
-        config.trustedProxies = settings.trustedProxies.compactMap(IPRange.init)
-        classes.install(into: &config)
-        let server = Server(configuration: config)
+        let classes = hosting.classes
+        let server = hosting.server
 
         let session: ClassSession
         do {
@@ -179,22 +122,11 @@ struct Start: ParsableCommand {
             Resumption.saveToken(token, for: recordingURL)
         }
         if let recordingURL {
-            session.setOnFinished { Resumption.removeToken(for: recordingURL) }
+            session.whenFinished { Resumption.removeToken(for: recordingURL) }
         }
 
-        do { try server.start() } catch let e as SocketError where e.errno == EADDRINUSE {
-            fail("port \(settings.port) is already in use on \(settings.host); choose another with --port (0 picks a free one)", code: 1)
-        } catch {
-            fail("cannot listen on \(settings.host):\(settings.port): \(error)", code: 1)
-        }
+        let (links, redirect) = hosting.listen()
 
-        let redirect = settings.httpRedirectPort.map { HTTPSRedirect.start(host: settings.host, port: $0, httpsPort: server.port) }
-
-        let links = JoinLinks(host: settings.host, port: server.port, publicURL: settings.publicURL, secure: tlsContext != nil)
-        if let ctx = tlsContext {
-            for w in ctx.warnings(forHostNames: links.hosts, now: Date()) { logger.warning("TLS certificate: \(w)") }
-        }
-        classes.setBaseURL(links.preferred)
         if let resume {
             let snap = session.snapshot
             let started = snap.classStartedAt ?? resume.recording.startedAt
@@ -205,53 +137,22 @@ struct Start: ParsableCommand {
         }
         Banner.print(plan: classPlan, steps: session.steps, code: code, token: tokenKnown ? token : nil, links: links,
                      recording: session.recordingPath, replaying: replay != nil, boundHost: settings.host, port: server.port,
-                     secure: tlsContext != nil)
+                     secure: hosting.tls != nil)
 
         if let replay {
             Replayer(session: session, script: replay, logger: logger).start()
         }
 
+        // The first Ctrl-C or SIGTERM (docker stop, a systemd restart for a deploy) suspends the
+        // class: phones keep following the plan and the next start resumes it. A second one
+        // within the grace ends the class for good, as the console's End does. A replay just ends.
         let isReplay = replay != nil
-        let stopping = Atomic<Bool>(false)
-        let ended = Atomic<Bool>(false)
-        Signals.handle { signal in
-            if signal == SIGHUP {
-                guard let ctx = tlsContext else {
-                    logger.notice("SIGHUP: no TLS certificate is configured; nothing to reload")
-                    return false
-                }
-                do {
-                    try ctx.reload()
-                    logger.notice("SIGHUP: TLS certificate reloaded; new connections use it")
-                    for w in ctx.warnings(forHostNames: links.hosts, now: Date()) { logger.warning("TLS certificate: \(w)") }
-                } catch {
-                    logger.error("SIGHUP: the new TLS certificate was rejected, the old one stays in service: \(error)")
-                }
-                return false
-            }
-            // The first Ctrl-C or SIGTERM (docker stop, a systemd restart for a deploy) suspends the
-            // class: phones keep following the plan and the next start resumes it. A second one
-            // within the grace ends the class for good, as the console's End does.
-            if isReplay || stopping.exchange(true, ordering: .relaxed) {
-                guard !ended.exchange(true, ordering: .relaxed) else { return false }
-                logger.notice(isReplay ? "signal \(signal): ending the replay" : "signal \(signal) again: ending the class for good")
+        hosting.handleSignals(links: links, redirect: redirect, graceSeconds: isReplay ? 0 : Start.secondSignalGrace,
+            suspend: { signal in session.suspend(reason: "server stopping (signal \(signal))") },
+            end: {
                 session.finish(reason: "ended at the server")
                 if let recordingURL { Resumption.removeToken(for: recordingURL) }
-                Thread.sleep(forTimeInterval: Double(settings.leadMs) / 1000 + 0.2)
-                server.shutdown(timeout: 2)
-                redirect?.shutdown(timeout: 1)
-                return true
-            }
-            logger.notice("signal \(signal): stopping; the class stays open and resumes when classctl starts again (signal again within \(Start.secondSignalGrace) s to end it for good)")
-            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Start.secondSignalGrace)) {
-                guard !ended.exchange(true, ordering: .relaxed) else { return }
-                session.suspend(reason: "server stopping (signal \(signal))")
-                server.shutdown(timeout: 2, closeCode: 1012, reason: "server restarting")
-                redirect?.shutdown(timeout: 1)
-                Foundation.exit(0)
-            }
-            return false
-        }
+            })
     }
 }
 

@@ -1,0 +1,86 @@
+// `classctl serve`: a studio server with no class of its own. Instructors open classes on it
+// (`classctl start PLAN --server URL`, or POST /api/classes with the studio key); unfinished
+// classes in its record directory are resumed when it starts.
+import ArgumentParser
+import Foundation
+import Logging
+import ClassEngine
+import ClassPlan
+import LiveClass
+import NetServer
+import TLS
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a studio server: many classes side by side, opened by instructors with the studio key.",
+        discussion: "Needs a studio key (CLASSCTL_STUDIO_KEY or studio_key in the config, at least 16 characters). Open a class on it with `classctl start PLAN --server URL`.")
+
+    @OptionGroup var server: ServerOptions
+    @Option(name: .customLong("max-classes"), help: "Classes open at once (default 50).") var maxClasses: Int?
+    @Option(name: .customLong("max-phones"), help: "Phones over all classes (default 19000).") var maxPhones: Int?
+    @Option(name: .customLong("finished-grace"), help: "Seconds a finished class stays before it leaves the server (default 600).") var finishedGrace: Int = 600
+
+    func run() throws {
+        let settings: Settings
+        do {
+            settings = try server.resolvedSettings(environment: ProcessInfo.processInfo.environment) { s in
+                if let maxClasses { s.maxClasses = maxClasses }
+                if let maxPhones { s.maxPhones = maxPhones }
+            }
+        } catch {
+            fail("\(error)", code: 2)
+        }
+        guard let key = settings.studioKey else {
+            fail("a studio server needs a studio key: set CLASSCTL_STUDIO_KEY (at least 16 characters) or studio_key in the config", code: 2)
+        }
+        LogSetup.bootstrap(level: Logger.Level(rawValue: settings.logLevel) ?? .info, json: settings.logFormat == "json")
+        let logger = Logger(label: "classctl")
+        let hosting = Hosting.prepare(settings, logger: logger)
+        var limits = StudioLimits()
+        limits.maxClasses = settings.maxClasses
+        limits.maxPhones = settings.maxPhones
+        guard finishedGrace >= 0 else { fail("--finished-grace must be 0 or more seconds", code: 2) }
+        limits.finishedGraceMs = Int64(finishedGrace) * 1000
+        let studio = Studio(classes: hosting.classes, server: hosting.server, studioKey: key,
+                            recordDirectory: hosting.recordURL, limits: limits, leadMs: Int64(settings.leadMs), logger: logger,
+                            onOpen: { session, token in
+                                guard let path = session.recordingPath else { return }
+                                let url = URL(fileURLWithPath: path)
+                                Resumption.saveToken(token, for: url)
+                                session.whenFinished { Resumption.removeToken(for: url) }
+                            })
+        hosting.classes.attach(studio)
+
+        // Every unfinished class in the record directory goes on (a crash, a deploy).
+        var resumed: [ClassSession] = []
+        for candidate in Resumption.unfinished(in: hosting.recordURL, now: wallClockMillis(), logger: logger) {
+            let rec = candidate.recording
+            let token = Resumption.loadToken(for: candidate.url).flatMap { t in
+                rec.instructorTokenHash.map { TokenHash.verify(t, against: $0) } ?? true ? t : nil
+            }
+            do {
+                let session = try ClassSession(code: rec.classCode, plan: rec.plan, instructorToken: token, server: hosting.server,
+                                               leadMs: Int64(settings.leadMs), recording: .resume(rec, url: candidate.url), logger: logger)
+                studio.adopt(session)
+                session.whenFinished { Resumption.removeToken(for: candidate.url) }
+                resumed.append(session)
+            } catch {
+                logger.error("cannot resume class \(rec.classCode) from \(candidate.url.path): \(error)")
+            }
+        }
+
+        let (links, redirect) = hosting.listen()
+        var out = "classctl serve — studio server (up to \(limits.maxClasses) classes, \(limits.maxPhones) phones)\n\n"
+        out += "  listening:   \(Banner.listening(host: settings.host, port: hosting.server.port, secure: hosting.tls != nil))\n"
+        out += "  links:       \(links.preferred)/c/CODE\n"
+        out += "  open one:    CLASSCTL_STUDIO_KEY=… classctl start PLAN --server \(links.preferred)\n"
+        out += "  recordings:  \(hosting.recordURL.path)\n"
+        for s in resumed { out += "  resumed:     class \(s.code) (\(s.plan.title))\n" }
+        FileHandle.standardOutput.write(Data((out + "\n").utf8))
+
+        let classes = hosting.classes
+        hosting.handleSignals(links: links, redirect: redirect, graceSeconds: Start.secondSignalGrace,
+            suspend: { signal in for s in classes.all { s.suspend(reason: "server stopping (signal \(signal))") } },
+            end: { for s in classes.all { s.finish(reason: "ended at the server") } })
+    }
+}
