@@ -142,8 +142,9 @@ public struct ReplayScript: Sendable, Equatable {
 }
 
 public enum PlanExport {
-    /// Steps that ran for less than this were skipped, not run.
-    static let minimumRunMs: Int64 = 1000
+    /// Steps left (next, previous, jump) after less than this were skipped or passed through
+    /// on the way elsewhere, not run: rapid skipping must not leave fragment segments.
+    static let minimumRunMs: Int64 = 5000
 
     /// The class as actually run, as a plan file: one segment per step run (skipped steps left
     /// out, extended or cut steps at their real length, distance steps with the time they took
@@ -152,8 +153,9 @@ public enum PlanExport {
         let runs = stepRuns(in: recording)
         let date = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(recording.startedAt) / 1000))
         var plan = recording.plan
-        plan.segments = runs.map { segment(for: $0.step, ranMs: $0.ranMs, in: recording.plan) }
+        plan.segments = runs.map { segment(for: $0.step, ranMs: $0.ranMs, interrupted: $0.interrupted, in: recording.plan) }
         plan.notes = "As run in class \(recording.classCode) on \(date): skipped steps left out, times as measured."
+            + (runs.last?.interrupted == true ? " The class stopped without an end (a crash or a restart) during the last step." : "")
         var header = "# Exported by classctl from recording of class \(recording.classCode) (\(date)).\n"
         if plan.segments.isEmpty {
             plan = recording.plan
@@ -182,15 +184,24 @@ public enum PlanExport {
         return "Stop signals (\"I need to stop\"): " + lines.joined(separator: "; ") + "."
     }
 
-    /// Each step entry that counted, with its running time (pauses excluded).
-    static func stepRuns(in recording: Recording) -> [(step: Step, ranMs: Int64)] {
+    /// Each step entry that counted, with its running time (pauses excluded). Entries under
+    /// `minimumRunMs` are left out and what remains of the same step back to back is merged
+    /// (A, a glance at B, A again is one A). A class that stopped without an end keeps the step
+    /// it was on, marked `interrupted`, however short its known run.
+    static func stepRuns(in recording: Recording) -> [(step: Step, ranMs: Int64, interrupted: Bool)] {
         let (snapshots, endedAt) = ReplayScript(recording: recording).snapshots(from: recording.startedAt)
-        var runs: [(step: Step, ranMs: Int64)] = []
+        var runs: [(step: Step, ranMs: Int64, interrupted: Bool)] = []
         var open: Snapshot?  // latest snapshot of the step run in progress
-        func close(_ run: Snapshot, at instant: Int64) {
+        func close(_ run: Snapshot, at instant: Int64, interrupted: Bool = false) {
             guard let step = run.current, let start = run.stepStartedAt else { return }
             let ran = (run.pausedAt ?? instant) &- start
-            if ran >= minimumRunMs { runs.append((step, ran)) }
+            guard ran >= minimumRunMs || interrupted else { return }
+            if let last = runs.last, last.step.index == step.index {
+                runs[runs.count - 1].ranMs += ran
+                runs[runs.count - 1].interrupted = interrupted
+            } else {
+                runs.append((step, ran, interrupted))
+            }
         }
         for snapshot in snapshots {
             if let run = open, snapshot.stepRun != run.stepRun || snapshot.status == .finished {
@@ -199,16 +210,19 @@ public enum PlanExport {
             }
             open = snapshot.current == nil ? nil : snapshot
         }
-        if let run = open { close(run, at: endedAt) }
+        // Still on a step when the recording stops: the class was interrupted there.
+        if let run = open { close(run, at: endedAt, interrupted: run.status != .finished) }
         return runs
     }
 
-    private static func segment(for step: Step, ranMs: Int64, in plan: ClassPlan) -> Segment {
+    private static func segment(for step: Step, ranMs: Int64, interrupted: Bool, in plan: ClassPlan) -> Segment {
         let source = plan.segments.indices.contains(step.segmentIndex) ? plan.segments[step.segmentIndex] : nil
-        let seconds = Int64((Double(ranMs) / 1000).rounded()) * 1000
-        var title = String(step.title.prefix(180))  // room for the round suffix within the 200-character limit
+        // An interrupted step's known run may be 0: it keeps at least a second, so the plan stays valid.
+        let seconds = max(Int64((Double(ranMs) / 1000).rounded()), interrupted ? 1 : 0) * 1000
+        var title = String(step.title.prefix(165))  // room for the round and "interrupted" suffixes within the 200-character limit
         if step.rounds > 1, !step.isRestBetweenRounds { title += " (round \(step.round) of \(step.rounds))" }
         if step.isRestBetweenRounds { title = "Rest after round \(step.round)" }
+        if interrupted { title += " (interrupted)" }
         let kind: SegmentKind = step.isRestBetweenRounds ? .rest : step.kind
         if let distance = step.distanceMeters {
             return Segment(kind: kind, title: title, distanceMeters: distance, paceMs: seconds,

@@ -132,6 +132,33 @@ private struct RecordedClass {
         #expect(exported?.title == plan.title)
     }
 
+    /// Issue 15: a crashed class's export kept no trace of the step it was on, and rapid
+    /// next/previous left one-second fragment segments.
+    @Test func exportMarksTheInterruptedStepAndMergesFragments() throws {
+        let plan = samplePlan()  // brief 60s, walk x3 (rest 30s), cool 120s
+        let steps = Expansion.steps(for: plan)
+        var engine = ClassEngine(plan: plan)
+        var events: [RecordedEvent] = []
+        func command(_ c: EngineCommand, at: Int64) throws {
+            let s = try #require(engine.apply(c, at: at).value)
+            events.append(RecordedEvent(at: at, kind: .command, command: c, seq: s.seq, stepIndex: s.stepIndex))
+        }
+        try command(.start, at: 0)
+        try command(.next, at: 20_000)      // briefing 20 s, then walk 1 for 20 s
+        try command(.next, at: 40_000)      // a glance at rest 1 (1 s) ...
+        try command(.previous, at: 41_000)  // ... and back: walk 1 again
+        try command(.next, at: 69_000)      // walk 1: 20 s + 28 s = 48 s; now rest 1
+        // kill -9 here: no end, no event for the rest that is running.
+        let recording = Recording(plan: plan, steps: steps, classCode: "K", startedAt: 0, events: events, warnings: [])
+        let text = PlanExport.yaml(from: recording)
+        let (exported, diagnostics) = PlanLoader.parse(text, file: "export.yaml")
+        #expect(diagnostics.errors.isEmpty, "\(diagnostics.map(\.formatted))")
+        let segments = try #require(exported?.segments)
+        #expect(segments.map(\.title) == ["Brief", "Walk (round 1 of 3)", "Rest after round 1 (interrupted)"])
+        #expect(segments[1].paceMs == 48_000, "the two runs of walk 1 merged (20 s + 28 s), the 1 s glance at the rest left out")
+        #expect(exported?.notes?.contains("stopped without an end") == true)
+    }
+
     @Test func exportOfAClassThatNeverRanIsThePlanAsWritten() {
         let recording = Recording(plan: samplePlan(), steps: Expansion.steps(for: samplePlan()), classCode: "N", startedAt: 0, events: [], warnings: [])
         let text = PlanExport.yaml(from: recording)
