@@ -28,6 +28,7 @@ public final class ClassServer: Sendable {
     var studio: Studio? { studioRef.withLock { $0 } }
 
     public func add(_ session: ClassSession, isDefault: Bool = true) {
+        session.setLinkBase { [weak self] in self?.publicBaseURL ?? "" }
         classes.withLock { $0[session.code] = session }
         if isDefault { defaultCode.withLock { $0 = session.code } }
     }

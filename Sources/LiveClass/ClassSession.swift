@@ -10,7 +10,9 @@ import TLS
 import ClassPlan
 import ClassEngine
 
-public enum Role: String, Sendable { case participant, instructor }
+/// A connection's role. A `watcher` follows the class without being counted as a participant:
+/// a console without a valid token, the big screen.
+public enum Role: String, Sendable { case participant, instructor, watcher }
 
 /// Where a class's recording goes: nowhere, a new file, or on at the end of the recording of
 /// the class being resumed.
@@ -63,6 +65,9 @@ public final class ClassSession: @unchecked Sendable {
     private var presenceScheduled = false
     private var tokenGuesses = TokenGuessLimiter()
     private let view: Locked<PublicView>
+    /// The public base of links ("http://192.168.1.5:8080"), from the server hosting the class:
+    /// every screen shows the same join link as the QR code and the banner.
+    private let linkBase = Locked<@Sendable () -> String>({ "" })
     /// Runs on the class queue after each recorded event is on disk (tests slow the disk with it).
     private let onRecorded: (@Sendable () -> Void)?
     private var stateJSONCache: String = ""
@@ -154,6 +159,14 @@ public final class ClassSession: @unchecked Sendable {
         logger.info("class \(code): resumed at \(snap.status.rawValue) step \(snap.stepIndex.map { String($0 + 1) } ?? "-") of \(steps.count)\(r.missedAdvances.isEmpty ? "" : "; \(r.missedAdvances.count) timed steps ended while the server was down")")
     }
 
+    func setLinkBase(_ base: @escaping @Sendable () -> String) { linkBase.withLock { $0 = base } }
+
+    /// The join link phones should share, or nil before the server knows its public address.
+    var joinLink: String? {
+        let base = linkBase.withLock { $0 }()
+        return base.isEmpty ? nil : "\(base)/c/\(code)"
+    }
+
     /// The engine's state now (for the start banner).
     public var snapshot: Snapshot { queue.sync { engine.snapshot } }
 
@@ -189,7 +202,8 @@ public final class ClassSession: @unchecked Sendable {
                                      state: ServerMessage.state(engine.snapshot, serverTime: now, effectiveAt: nil),
                                      presence: presenceJSON(withNames: role == .instructor),
                                      alerts: role == .instructor ? ServerMessage.alertList(openAlerts) : nil,
-                                     announcements: recentAnnouncements.map { ServerMessage.announce(id: $0.id, text: $0.text, at: $0.at) })
+                                     announcements: recentAnnouncements.map { ServerMessage.announce(id: $0.id, text: $0.text, at: $0.at) },
+                                     joinLink: joinLink)
     }
 
     // MARK: Messages from clients
@@ -229,7 +243,9 @@ public final class ClassSession: @unchecked Sendable {
 
     private func hello(_ c: Connection, _ member: Member, role: Role, name: String?, token: String?) {
         if let name { members[c.id]?.name = String(name.prefix(ClassLimits.maxNameCharacters)) }
-        if role == .instructor {
+        if role == .watcher {
+            members[c.id]?.role = .watcher
+        } else if role == .instructor {
             let correct = token.map(isInstructorToken) ?? false
             switch tokenGuesses.attempt(correct: correct, address: member.address, wrongOnConnection: member.wrongTokens, now: wallClockMillis()) {
             case .accept:
@@ -238,6 +254,7 @@ public final class ClassSession: @unchecked Sendable {
                 c.send(text: welcome(role: .instructor, clientID: c.id))
             case .refuse(let delayMs, let close):
                 members[c.id]?.wrongTokens += 1
+                members[c.id]?.role = .watcher   // a console, even without the right token: not a participant
                 publishView()
                 logger.warning("class \(code): wrong instructor token from \(member.address)\(close ? "; closing that connection" : "")")
                 // Holds the session (and so its loops) until then, even if the server stops meanwhile.
@@ -405,7 +422,7 @@ public final class ClassSession: @unchecked Sendable {
         var participants = 0, instructors = 0
         var names: [String] = []
         for m in members.values {
-            if m.role == .instructor { instructors += 1 } else {
+            if m.role == .instructor { instructors += 1 } else if m.role == .participant {
                 participants += 1
                 if let n = m.name, !n.isEmpty { names.append(n) }
             }
@@ -419,7 +436,13 @@ public final class ClassSession: @unchecked Sendable {
     /// On the class queue: makes the current state visible to `publicView`.
     private func publishView() {
         var v = PublicView(snapshot: engine.snapshot)
-        for m in members.values { if m.role == .instructor { v.instructors += 1 } else { v.participants += 1 } }
+        for m in members.values {
+            switch m.role {
+            case .instructor: v.instructors += 1
+            case .participant: v.participants += 1
+            case .watcher: break
+            }
+        }
         v.done = doneOnStep.count
         v.tokenRefusals = tokenGuesses.refusals
         v.stopSignals = stopSignals

@@ -24,7 +24,7 @@ enum ServerMessage {
     }
 
     static func welcome(role: Role, clientID: UInt64, serverTime: Int64, classJSON: String, state: String,
-                        presence: String, alerts: String?, announcements: [String] = []) -> String {
+                        presence: String, alerts: String?, announcements: [String] = [], joinLink: String? = nil) -> String {
         var o = JSONObject()
         o.add("type", "welcome")
         o.add("protocol", 1)
@@ -36,6 +36,7 @@ enum ServerMessage {
         o.add("presence", raw: presence)
         if let alerts { o.add("alerts", raw: alerts) }
         o.add("announcements", raw: JSONObject.array(announcements))
+        o.add("join", joinLink)
         return o.done
     }
 

@@ -124,6 +124,32 @@ struct LiveClassTests {
         #expect(try p.readMessage(type: "state")["status"] as? String == "idle")
     }
 
+    /// Issue 15: a console without a valid token counted as a participant in "N connected".
+    @Test func consolesWithoutTheTokenAndBigScreensAreNotParticipants() throws {
+        let f = try LiveFixture()
+        defer { f.stop() }
+        f.classes.setBaseURL("http://192.0.2.5:8080")
+        let teacher = try f.instructor()
+        let (phone, welcome) = try f.connect()
+        #expect(welcome["join"] as? String == "http://192.0.2.5:8080/c/TEST", "one public join link everywhere")
+        let (wrongConsole, _) = try f.connect()
+        try wrongConsole.sendJSON(["type": "hello", "role": "instructor", "token": "not-the-token-at-all"])
+        _ = try wrongConsole.readMessage(type: "error")
+        let (screen, _) = try f.connect()
+        try screen.sendJSON(["type": "hello", "role": "watcher"])
+        _ = phone
+        var presence: [String: Any] = [:]
+        for _ in 0..<20 {
+            presence = try teacher.readMessage(type: "presence")
+            if presence["participants"] as? Int == 1 { break }
+        }
+        #expect(presence["participants"] as? Int == 1)
+        #expect(presence["instructors"] as? Int == 1)
+        // A watcher cannot tap done or raise a stop signal.
+        try screen.sendJSON(["type": "stop", "on": true])
+        #expect(try screen.readMessage(type: "error")["code"] as? String == "not-participant")
+    }
+
     @Test func aPhoneThatWasAwaySeesTheLastAnnouncements() throws {
         let f = try LiveFixture()
         defer { f.stop() }
