@@ -79,7 +79,7 @@ public final class ClassServer: Sendable {
         }
         if parts.first == "c", parts.count >= 2 {
             guard isRead else { return Self.methodNotAllowed() }
-            guard let s = session(code: parts[1]) else { return .text(404, "no class with the code \(parts[1]) here") }
+            guard let s = session(code: parts[1]) else { return notFoundPage(request, server: server) }
             if parts.count == 2 { return server?.staticResponse(for: request, file: "/participant.html") }
             if parts.count == 3 && parts[2] == "instructor" { return server?.staticResponse(for: request, file: "/instructor.html") }
             if parts.count == 3 && parts[2] == "qr.svg" {
@@ -112,6 +112,19 @@ public final class ClassServer: Sendable {
             return metrics(server)
         }
         return nil
+    }
+
+    /// A class code that is not here (ended, or mistyped): the styled page saying so, as 404.
+    private func notFoundPage(_ request: HTTPRequest, server: Server?) -> HTTPResponse {
+        var plain = request
+        plain.headers.remove("If-None-Match")     // always the page itself, never a 304
+        plain.headers.remove("If-Modified-Since")
+        guard var page = server?.staticResponse(for: plain, file: "/not-found.html") else {
+            return .text(404, "There is no class with that code here: it has ended, or the link is mistyped.")
+        }
+        page.status = 404
+        page.headers.set("Cache-Control", "no-store")
+        return page
     }
 
     static func json(_ text: String, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {

@@ -298,3 +298,25 @@ def test_help_reads_well():
         assert sub in r.stdout
     r = run_classctl("--generate-completion-script", "bash")
     assert r.returncode == 0 and "classctl" in r.stdout
+
+
+def test_an_unknown_class_code_gets_a_page_that_says_so(tmp_path):
+    """Issue 15: an unknown code gave a bare text line; now the page's look, the right status,
+    and what to do."""
+    import urllib.error
+    import urllib.request
+    p = start_classctl("--host", "127.0.0.1", "--port", "0", "--code", "REAL", "--token", TOKEN,
+                       "--record-dir", str(tmp_path / "rec"))
+    try:
+        for path in ("/c/NOPE", "/c/NOPE/instructor"):
+            req = urllib.request.Request(f"http://127.0.0.1:{p.port}{path}", headers={"If-None-Match": '"x"'})
+            try:
+                urllib.request.urlopen(req, timeout=5)
+                raise AssertionError("expected 404")
+            except urllib.error.HTTPError as e:
+                assert e.code == 404
+                assert e.headers["Content-Type"].startswith("text/html")
+                body = e.read().decode()
+                assert "No class here" in body and "/app/style.css" in body and "QR code" in body
+    finally:
+        p.stop()
