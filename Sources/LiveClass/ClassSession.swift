@@ -48,6 +48,8 @@ public final class ClassSession: @unchecked Sendable {
     private let leadMs: Int64
     private let logger: Logger
     private let classJSON: String
+    /// A replay of a recorded class plays as recorded: nobody drives it (docs/protocol.md).
+    public let replaySpeed: Double?
 
     private var engine: ClassEngine
     private var recorder: RecordingWriter?
@@ -95,9 +97,10 @@ public final class ClassSession: @unchecked Sendable {
     /// run on to now as if the server had never stopped; `instructorToken` nil means only the
     /// recorded hash can check the instructor's link).
     public init(code: String, plan: ClassPlan, steps: [Step]? = nil, instructorToken: String?, server: Server,
-                leadMs: Int64 = 300, recording: ClassRecording, logger: Logger,
+                leadMs: Int64 = 300, recording: ClassRecording, replaySpeed: Double? = nil, logger: Logger,
                 onRecorded: (@Sendable () -> Void)? = nil) throws {
         self.code = code
+        self.replaySpeed = replaySpeed
         self.plan = plan
         var resumed: ResumedClass?
         switch recording {
@@ -117,7 +120,7 @@ public final class ClassSession: @unchecked Sendable {
         self.onRecorded = onRecorded
         self.queue = DispatchQueue(label: "classctl.class.\(code)")
         self.group = server.makeBroadcastGroup()
-        self.classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: engine.steps)
+        self.classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: engine.steps, replaySpeed: replaySpeed)
         switch recording {
         case .none: break
         case .new(let dir):
@@ -217,6 +220,10 @@ public final class ClassSession: @unchecked Sendable {
                 c.send(text: role == .instructor
                        ? ServerMessage.error("not-instructor", "Only the instructor can do that.")
                        : ServerMessage.error("not-participant", "Only participants do that."))
+                return
+            }
+            if replaySpeed != nil, message.requiredRole == .instructor {
+                c.send(text: ServerMessage.error("replay", "This is a replay of a recorded class: it plays as it was recorded, so it has no controls."))
                 return
             }
             switch message {

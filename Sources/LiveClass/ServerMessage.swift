@@ -5,7 +5,7 @@ import ClassEngine
 
 enum ServerMessage {
     /// The class as phones show it; built once per class. Steps in their one Codable shape.
-    static func classJSON(code: String, plan: ClassPlan, steps: [Step]) -> String {
+    static func classJSON(code: String, plan: ClassPlan, steps: [Step], replaySpeed: Double? = nil) -> String {
         var o = JSONObject()
         o.add("code", code)
         o.add("title", plan.title)
@@ -16,6 +16,7 @@ enum ServerMessage {
         o.add("totalMs", totals.estimatedMs)
         o.add("totalMeters", totals.distanceMeters)
         o.add("advanceWhenDone", plan.advanceWhenDone)
+        o.add("replay", replaySpeed)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let stepsJSON = (try? encoder.encode(steps)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"

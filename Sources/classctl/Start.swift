@@ -112,7 +112,7 @@ struct Start: ParsableCommand {
         do {
             let recording: ClassRecording = resume.map { .resume($0.recording, url: $0.url) } ?? .new(directory: recordURL)
             session = try ClassSession(code: code, plan: classPlan, steps: replay?.steps, instructorToken: token, server: server,
-                                       leadMs: Int64(settings.leadMs), recording: recording, logger: logger)
+                                       leadMs: Int64(settings.leadMs), recording: recording, replaySpeed: replay?.speed, logger: logger)
         } catch {
             fail("cannot \(resume == nil ? "start" : "continue") the recording in \(recordURL.path): \(error)", code: 1)
         }

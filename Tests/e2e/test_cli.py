@@ -264,9 +264,23 @@ def test_replay_runs_recorded_commands(tmp_path):
                     if st["status"] == "running":
                         steps.append(st["step"])
             return steps
+    async def console():
+        token = __import__("re").search(r"#token=([0-9a-f]+)", r.output()).group(1)
+        async with websockets.connect(f"ws://127.0.0.1:{r.port}/ws?class=RPL") as ws:
+            welcome = json.loads(await ws.recv())
+            await ws.send(json.dumps({"type": "hello", "role": "instructor", "token": token}))
+            await ws.send(json.dumps({"type": "command", "command": "pause"}))
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if m["type"] == "error":
+                    return welcome, m
     try:
         steps = asyncio.run(watch())
         assert steps[:1] == [0] or 1 in steps
+        # Issue 15: a replay says so, and plays as recorded (no controls that could make it drift).
+        welcome, error = asyncio.run(console())
+        assert welcome["class"]["replay"] == 1
+        assert error["code"] == "replay"
     finally:
         r.stop()
 
