@@ -63,9 +63,10 @@ public struct RecordedEvent: Codable, Sendable, Equatable {
 ///   classctl-recording/2  plus the expanded steps the class ran; stop signals (`client`, `name`)
 ///   classctl-recording/3  plus a salted hash of the instructor token (never the token);
 ///                         `suspended` and `resumed` events
+///   classctl-recording/4  the plan may carry ready-made `announcements` and timer `calls`
 public struct RecordingHeader: Codable, Sendable, Equatable {
-    public static let currentFormat = "classctl-recording/3"
-    public static let readableFormats: Set<String> = ["classctl-recording/1", "classctl-recording/2", currentFormat]
+    public static let currentFormat = "classctl-recording/4"
+    public static let readableFormats: Set<String> = ["classctl-recording/1", "classctl-recording/2", "classctl-recording/3", currentFormat]
     public var format: String
     public var classCode: String
     public var startedAt: Int64

@@ -88,6 +88,22 @@ public struct Segment: Sendable, Codable, Equatable {
     public var roundEstimateMs: Int64? { durationMs ?? paceMs }
 }
 
+/// The calls a gym timer makes on timed steps; each can be switched off for a plan (and on a phone).
+public struct TimerCalls: Sendable, Codable, Equatable {
+    /// 3-2-1 with beeps before a timed work step begins.
+    public var leadIn: Bool
+    /// "Halfway" on timed steps of 20 s or more.
+    public var halfway: Bool
+    /// "Ten seconds" on timed steps of 20 s or more.
+    public var lastTen: Bool
+
+    public init(leadIn: Bool = true, halfway: Bool = true, lastTen: Bool = true) {
+        self.leadIn = leadIn
+        self.halfway = halfway
+        self.lastTen = lastTen
+    }
+}
+
 public struct ClassPlan: Sendable, Codable, Equatable {
     public var title: String
     public var goal: Goal
@@ -97,16 +113,23 @@ public struct ClassPlan: Sendable, Codable, Equatable {
     public var level: Level?
     /// For distance steps: the share (0 < x <= 1) of participants who must tap "done" to move on.
     public var advanceWhenDone: Double?
+    /// Ready-made announcements the console offers as one-tap buttons ("Water break").
+    public var announcements: [String]?
+    /// Timer calls; nil means all on.
+    public var calls: TimerCalls?
     public var segments: [Segment]
 
     public init(title: String, goal: Goal = .custom, notes: String? = nil, safety: [String] = [],
-                level: Level? = nil, advanceWhenDone: Double? = nil, segments: [Segment]) {
+                level: Level? = nil, advanceWhenDone: Double? = nil, announcements: [String]? = nil,
+                calls: TimerCalls? = nil, segments: [Segment]) {
         self.title = title
         self.goal = goal
         self.notes = notes
         self.safety = safety
         self.level = level
         self.advanceWhenDone = advanceWhenDone
+        self.announcements = announcements
+        self.calls = calls
         self.segments = segments
     }
 }

@@ -28,8 +28,11 @@ struct PlanDecoder {
     static let maxSteps = 1000
     static let maxShortText = 200
     static let maxLongText = 4000
+    /// As the live protocol allows (ClassLimits.maxAnnouncementCharacters).
+    static let maxAnnouncement = 280
 
-    static let topLevelFields = ["title", "goal", "notes", "safety", "level", "advance_when_done", "segments"]
+    static let topLevelFields = ["title", "goal", "notes", "safety", "level", "advance_when_done", "announcements", "calls", "segments"]
+    static let callFields = ["lead_in", "halfway", "last_ten"]
     static let segmentFields = ["id", "kind", "title", "duration", "distance", "pace", "rounds", "rest",
                                 "speed", "incline", "cues"]
     static let cueFields = ["at", "text"]
@@ -75,6 +78,9 @@ struct PlanDecoder {
         let level = fields["level"].flatMap { choice($0, path: "level", as: Level.self) }
         let safety = fields["safety"].map { textList($0, path: "safety") } ?? []
         let advance = fields["advance_when_done"].flatMap { share($0, path: "advance_when_done") }
+        let announcements = fields["announcements"].map { textList($0, path: "announcements", limit: Self.maxAnnouncement) }
+            .flatMap { $0.isEmpty ? nil : $0 }
+        let calls = fields["calls"].flatMap { timerCalls($0) }
 
         var segments: [Segment] = []
         if let node = fields["segments"] {
@@ -85,7 +91,7 @@ struct PlanDecoder {
 
         guard let title, !diagnostics.hasErrors else { return nil }
         return ClassPlan(title: title, goal: goal, notes: notes, safety: safety, level: level,
-                         advanceWhenDone: advance, segments: segments)
+                         advanceWhenDone: advance, announcements: announcements, calls: calls, segments: segments)
     }
 
     private mutating func decodeSegments(_ node: Node) -> [Segment] {
@@ -304,7 +310,27 @@ struct PlanDecoder {
         return text
     }
 
-    private mutating func textList(_ node: Node, path: String) -> [String] {
+    /// `calls: {lead_in: true, halfway: false, last_ten: true}`; a missing call stays on.
+    private mutating func timerCalls(_ node: Node) -> TimerCalls? {
+        remember("calls", node)
+        guard let fields = fields(of: node, path: "calls", allowed: Self.callFields, what: "calls") else {
+            error(node, "calls", "calls must be a mapping such as '{lead_in: true, halfway: false, last_ten: true}', not \(describe(node))")
+            return nil
+        }
+        var calls = TimerCalls()
+        for (key, keyPath) in [("lead_in", \TimerCalls.leadIn), ("halfway", \TimerCalls.halfway), ("last_ten", \TimerCalls.lastTen)] {
+            guard let value = fields[key] else { continue }
+            switch scalarText(value, path: "calls.\(key)")?.lowercased() {
+            case "true", "yes", "on": calls[keyPath: keyPath] = true
+            case "false", "no", "off": calls[keyPath: keyPath] = false
+            case let other?: error(value, "calls.\(key)", "calls.\(key) must be true or false, not '\(other)'")
+            case nil: break
+            }
+        }
+        return calls
+    }
+
+    private mutating func textList(_ node: Node, path: String, limit: Int = maxShortText) -> [String] {
         guard let list = node.sequence else {
             error(node, path, "\(path) must be a list ('- Use a clear, flat area'), not \(describe(node))")
             return []
@@ -314,7 +340,7 @@ struct PlanDecoder {
             return []
         }
         return list.enumerated().compactMap { index, item in
-            requiredText(item, path: "\(path)[\(index)]", parent: item, limit: Self.maxShortText)
+            requiredText(item, path: "\(path)[\(index)]", parent: item, limit: limit)
         }
     }
 

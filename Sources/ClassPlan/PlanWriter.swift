@@ -13,6 +13,13 @@ public enum PlanWriter {
             lines += plan.safety.map { "  - \(quote($0))" }
         }
         if let share = plan.advanceWhenDone { lines.append("advance_when_done: \(Quantity.formatNumber(share))") }
+        if let announcements = plan.announcements, !announcements.isEmpty {
+            lines.append("announcements:")
+            lines += announcements.map { "  - \(quote($0))" }
+        }
+        if let calls = plan.calls {
+            lines.append("calls: {lead_in: \(calls.leadIn), halfway: \(calls.halfway), last_ten: \(calls.lastTen)}")
+        }
         lines.append("segments:")
         for segment in plan.segments {
             var fields: [String] = []

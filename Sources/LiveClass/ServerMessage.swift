@@ -17,6 +17,11 @@ enum ServerMessage {
         o.add("totalMeters", totals.distanceMeters)
         o.add("advanceWhenDone", plan.advanceWhenDone)
         o.add("replay", replaySpeed)
+        o.add("announcements", strings: plan.announcements ?? [])
+        let calls = plan.calls ?? TimerCalls()
+        var c = JSONObject()
+        c.add("leadIn", calls.leadIn); c.add("halfway", calls.halfway); c.add("lastTen", calls.lastTen)
+        o.add("calls", raw: c.done)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let stepsJSON = (try? encoder.encode(steps)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
