@@ -90,6 +90,15 @@ public struct Recording: Sendable, Equatable {
     public var events: [RecordedEvent]
     /// Problems that were tolerated (a truncated last line after a crash).
     public var warnings: [String]
+
+    public init(plan: ClassPlan, steps: [Step], classCode: String, startedAt: Int64, events: [RecordedEvent], warnings: [String] = []) {
+        self.plan = plan
+        self.steps = steps
+        self.classCode = classCode
+        self.startedAt = startedAt
+        self.events = events
+        self.warnings = warnings
+    }
 }
 
 public struct RecordingError: Error, Sendable, Equatable, CustomStringConvertible {

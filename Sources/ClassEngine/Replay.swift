@@ -188,14 +188,16 @@ public enum PlanExport {
     /// `minimumRunMs` are left out and what remains of the same step back to back is merged
     /// (A, a glance at B, A again is one A). A class that stopped without an end keeps the step
     /// it was on, marked `interrupted`, however short its known run.
-    static func stepRuns(in recording: Recording) -> [(step: Step, ranMs: Int64, interrupted: Bool)] {
+    public static func stepRuns(in recording: Recording) -> [(step: Step, ranMs: Int64, interrupted: Bool)] {
         let (snapshots, endedAt) = ReplayScript(recording: recording).snapshots(from: recording.startedAt)
         var runs: [(step: Step, ranMs: Int64, interrupted: Bool)] = []
         var open: Snapshot?  // latest snapshot of the step run in progress
         func close(_ run: Snapshot, at instant: Int64, interrupted: Bool = false) {
             guard let step = run.current, let start = run.stepStartedAt else { return }
             let ran = (run.pausedAt ?? instant) &- start
-            guard ran >= minimumRunMs || interrupted else { return }
+            // A timed step that ran its whole length counts, however short it is.
+            let completed = step.durationMs.map { ran >= $0 } ?? false
+            guard ran >= minimumRunMs || completed || interrupted else { return }
             if let last = runs.last, last.step.index == step.index {
                 runs[runs.count - 1].ranMs += ran
                 runs[runs.count - 1].interrupted = interrupted

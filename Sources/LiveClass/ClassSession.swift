@@ -124,11 +124,15 @@ public final class ClassSession: @unchecked Sendable {
         switch recording {
         case .none: break
         case .new(let dir):
+            recordDirectory = dir
             let writer = try RecordingWriter(directory: dir, plan: plan, steps: engine.steps, classCode: code,
                                              startedAt: wallClockMillis(), instructorTokenHash: instructorTokenHash)
             recorder = writer
             recordingPath = writer.fileURL.path
         case .resume(let rec, let url):
+            recordDirectory = url.deletingLastPathComponent()
+            runEvents = rec.events
+            runStartedAt = rec.startedAt
             recorder = try RecordingWriter(appendingTo: url, recording: rec)
             recordingPath = url.path
         }
@@ -173,7 +177,8 @@ public final class ClassSession: @unchecked Sendable {
     /// The engine's state now (for the start banner).
     public var snapshot: Snapshot { queue.sync { engine.snapshot } }
 
-    /// Runs `f` once when the class reaches `finished` (every handler added, in order).
+    /// Runs `f` each time the class reaches `finished` (every handler added, in order; a class
+    /// run again finishes again).
     public func whenFinished(_ f: @escaping @Sendable () -> Void) { queue.async { self.onFinished.append(f) } }
 
     // MARK: Joining and leaving (from the sockets' loops)
@@ -206,7 +211,8 @@ public final class ClassSession: @unchecked Sendable {
                                      presence: presenceJSON(withNames: role == .instructor),
                                      alerts: role == .instructor ? ServerMessage.alertList(openAlerts) : nil,
                                      announcements: recentAnnouncements.map { ServerMessage.announce(id: $0.id, text: $0.text, at: $0.at) },
-                                     joinLink: joinLink)
+                                     joinLink: joinLink,
+                                     summary: engine.snapshot.status == .finished ? summaryJSON() : nil)
     }
 
     // MARK: Messages from clients
@@ -244,6 +250,7 @@ public final class ClassSession: @unchecked Sendable {
                 }
                 sendAnnouncement(text)
             case .acknowledgeStop(let client): acknowledgeStop(client)
+            case .runAgain: runAgain(c)
             }
         }
     }
@@ -290,6 +297,48 @@ public final class ClassSession: @unchecked Sendable {
                 _ = perform(.next, source: "done share reached")
             }
         }
+    }
+
+    // MARK: Run again, and the summary of a run
+
+    /// A finished class runs again from its first step (the console's "Run again"): same code
+    /// and links, a new recording, every phone welcomed to the new run.
+    private func runAgain(_ c: Connection) {
+        guard engine.snapshot.status == .finished else {
+            c.send(text: ServerMessage.error("invalid-command", "Run again is for a finished class; this one is still on."))
+            return
+        }
+        timer?.cancel()
+        timer = nil
+        engine = ClassEngine(plan: plan, steps: steps)
+        runEvents = []
+        runStartedAt = wallClockMillis()
+        doneOnStep.removeAll()
+        recentAnnouncements.removeAll()
+        lastPublishedStep = nil
+        if let dir = recordDirectory {
+            do {
+                let writer = try RecordingWriter(directory: dir, plan: plan, steps: steps, classCode: code,
+                                                 startedAt: runStartedAt, instructorTokenHash: instructorTokenHash)
+                recorder = writer
+                recordingPath = writer.fileURL.path
+            } catch {
+                logger.error("class \(code): cannot start the new run's recording (\(error)); it runs unrecorded")
+            }
+        }
+        stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
+        publishView()
+        for m in members.values { m.connection.send(text: welcome(role: m.role, clientID: m.connection.id)) }
+        logger.info("class \(code): running again\(recordingPath.map { " (recording \($0))" } ?? "")")
+    }
+
+    /// The class as it was run: steps done with their times, total time and distance.
+    private func summaryJSON() -> String {
+        let recording = Recording(plan: plan, steps: steps, classCode: code, startedAt: runStartedAt, events: runEvents, warnings: [])
+        let runs = PlanExport.stepRuns(in: recording)
+        let snap = engine.snapshot
+        let total = (snap.finishedAt ?? wallClockMillis()) - (snap.classStartedAt ?? runStartedAt)
+        return ServerMessage.summary(steps: runs.map { ($0.step, $0.ranMs) }, totalMs: max(0, total))
     }
 
     // MARK: "I need to stop" (the guidance: stop at dizziness, pain or loss of balance)
@@ -380,13 +429,18 @@ public final class ClassSession: @unchecked Sendable {
         group.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable)
         scheduleTimer()
         if snap.status == .finished {
+            // Every phone gets the summary of the class as it was run.
+            group.broadcast(text: Array(summaryJSON().utf8), kind: .ordinary)
             closeRecording()
-            let handlers = onFinished
-            onFinished = []
-            for f in handlers { f() }
+            for f in onFinished { f() }
         }
     }
     private var lastPublishedStep: Int?
+    /// This run's events (also when unrecorded): the post-class summary is computed from them.
+    private var runEvents: [RecordedEvent] = []
+    private var runStartedAt: Int64 = wallClockMillis()
+    /// Where a new run's recording goes ("Run again"); nil when the class is unrecorded.
+    private var recordDirectory: URL?
 
     /// Timed steps end by themselves: wake a lead before the end instant and publish the
     /// next state effective exactly at that instant, so phones switch together.
@@ -427,15 +481,19 @@ public final class ClassSession: @unchecked Sendable {
 
     private func presenceJSON(withNames: Bool) -> String {
         var participants = 0, instructors = 0
-        var names: [String] = []
+        var names: [String] = [], doneNames: [String] = []
         for m in members.values {
             if m.role == .instructor { instructors += 1 } else if m.role == .participant {
                 participants += 1
-                if let n = m.name, !n.isEmpty { names.append(n) }
+                if let n = m.name, !n.isEmpty {
+                    names.append(n)
+                    if doneOnStep.contains(m.connection.id) { doneNames.append(n) }
+                }
             }
         }
         return ServerMessage.presence(participants: participants, instructors: instructors, done: doneOnStep.count,
-                                      step: engine.snapshot.stepIndex, names: withNames ? names.sorted() : nil)
+                                      step: engine.snapshot.stepIndex, names: withNames ? names.sorted() : nil,
+                                      doneNames: withNames ? doneNames.sorted() : nil)
     }
 
     // MARK: The view for HTTP (any thread, never waits for the class queue)
@@ -478,6 +536,7 @@ public final class ClassSession: @unchecked Sendable {
     // MARK: Recording
 
     private func record(_ event: RecordedEvent) {
+        runEvents.append(event)
         guard let r = recorder else { return }
         do {
             try r.append(event)

@@ -16,13 +16,15 @@ enum ClientMessage: Equatable {
     case announce(String)
     /// The instructor has seen a participant's stop signal.
     case acknowledgeStop(client: Int64)
+    /// A finished class runs again from the start (the console's "Run again").
+    case runAgain
 
     /// Who may send it; checked once, in ClassSession.receive.
     var requiredRole: Role? {
         switch self {
         case .hello, .time, .sync: return nil
         case .done, .stop: return .participant
-        case .command, .announce, .acknowledgeStop: return .instructor
+        case .command, .announce, .acknowledgeStop, .runAgain: return .instructor
         }
     }
 
@@ -52,6 +54,8 @@ enum ClientMessage: Equatable {
         case "stop":
             guard let on = obj["on"] as? Bool else { return bad("on") }
             return .success(.stop(on: on))
+        case "run-again":
+            return .success(.runAgain)
         case "ack-stop":
             guard let client = int("client") else { return bad("client") }
             return .success(.acknowledgeStop(client: Int64(client)))

@@ -30,7 +30,8 @@ enum ServerMessage {
     }
 
     static func welcome(role: Role, clientID: UInt64, serverTime: Int64, classJSON: String, state: String,
-                        presence: String, alerts: String?, announcements: [String] = [], joinLink: String? = nil) -> String {
+                        presence: String, alerts: String?, announcements: [String] = [], joinLink: String? = nil,
+                        summary: String? = nil) -> String {
         var o = JSONObject()
         o.add("type", "welcome")
         o.add("protocol", 1)
@@ -43,6 +44,7 @@ enum ServerMessage {
         if let alerts { o.add("alerts", raw: alerts) }
         o.add("announcements", raw: JSONObject.array(announcements))
         o.add("join", joinLink)
+        if let summary { o.add("summary", raw: summary) }
         return o.done
     }
 
@@ -63,7 +65,8 @@ enum ServerMessage {
     }
 
     /// Who is here. Names only for instructors.
-    static func presence(participants: Int, instructors: Int, done: Int, step: Int?, names: [String]?) -> String {
+    static func presence(participants: Int, instructors: Int, done: Int, step: Int?, names: [String]?,
+                         doneNames: [String]? = nil) -> String {
         var o = JSONObject()
         o.add("type", "presence")
         o.add("participants", participants)
@@ -71,6 +74,7 @@ enum ServerMessage {
         o.add("done", done)
         o.add("step", step)
         if let names { o.add("names", strings: names) }
+        if let doneNames { o.add("doneNames", strings: doneNames) }
         return o.done
     }
 
@@ -110,6 +114,21 @@ enum ServerMessage {
     static func stopStatus(on: Bool, acknowledged: Bool) -> String {
         var o = JSONObject()
         o.add("type", "stop"); o.add("on", on); o.add("acknowledged", acknowledged)
+        return o.done
+    }
+
+    /// When a class finishes (and in the welcome of a finished class): what was run.
+    static func summary(steps: [(Step, Int64)], totalMs: Int64) -> String {
+        var o = JSONObject()
+        o.add("type", "summary")
+        o.add("stepsRun", steps.count)
+        o.add("totalMs", totalMs)
+        o.add("meters", steps.reduce(0.0) { $0 + ($1.0.distanceMeters ?? 0) })
+        o.add("steps", raw: JSONObject.array(steps.map { step, ran in
+            var s = JSONObject()
+            s.add("index", step.index); s.add("title", step.title); s.add("ranMs", ran); s.add("distanceMeters", step.distanceMeters)
+            return s.done
+        }))
         return o.done
     }
 

@@ -102,6 +102,8 @@ public final class Studio: Sendable {
         let grace = limits.finishedGraceMs
         session.whenFinished { [classes, logger] in
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(grace))) {
+                // Run again within the grace: it stays.
+                guard session.publicView.snapshot.status == .finished else { return }
                 classes.remove(code: session.code)
                 logger.info("studio: class \(session.code) removed \(grace / 1000) s after it finished")
             }
