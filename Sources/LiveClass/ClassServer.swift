@@ -82,6 +82,8 @@ public final class ClassServer: Sendable {
             guard let s = session(code: parts[1]) else { return notFoundPage(request, server: server) }
             if parts.count == 2 { return server?.staticResponse(for: request, file: "/participant.html") }
             if parts.count == 3 && parts[2] == "instructor" { return server?.staticResponse(for: request, file: "/instructor.html") }
+            // The big screen at the track (a TV or projector): lobby with the QR code, then the class.
+            if parts.count == 3 && parts[2] == "screen" { return server?.staticResponse(for: request, file: "/screen.html") }
             if parts.count == 3 && parts[2] == "qr.svg" {
                 let link = baseURL.withLock { $0 } + "/c/\(s.code)"
                 guard let svg = qrSVG(link) else { return .text(404, "no QR code renderer") }
