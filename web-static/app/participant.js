@@ -2,7 +2,7 @@
 import { Live } from './live.js';
 import { renderLoop } from './render-loop.js';
 import { exposeForTests } from './test-hook.js';
-import { participantScreen, signalsFor, signalMemory, doneKey, stopPanel } from './view-model.js';
+import { participantScreen, signalsFor, signalMemory, doneKey, stopPanel, followingPlan } from './view-model.js';
 import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 import { Signals, keepAwake, storageGet, storageSet } from './signals.js';
 
@@ -12,6 +12,7 @@ let name = storageGet(NAME_KEY) ?? '';
 const signals = new Signals();
 const live = new Live({
   hello: () => (name ? { type: 'hello', role: 'participant', name } : null),
+  remember: true,  // a reload without the server still opens the class
 });
 
 const doneSteps = new Set(); // doneKey(state) of every step this phone tapped done on
@@ -96,7 +97,7 @@ function signal(view) {
 
 // --- events from the server ---------------------------------------------------
 
-connectionIndicator(live);
+connectionIndicator(live, () => followingPlan(live.plan, live.state));
 
 live.on('welcome', (msg) => fillList($('safety-list'), msg.class?.safety ?? []));
 
