@@ -12,7 +12,7 @@ let name = storageGet(NAME_KEY) ?? '';
 const signals = new Signals();
 const live = new Live({
   hello: () => (name ? { type: 'hello', role: 'participant', name } : null),
-  remember: true,  // a reload without the server still opens the class
+  remember: true,  // a reload without the server still opens the class (see sw.js)
 });
 
 const doneSteps = new Set(); // doneKey(state) of every step this phone tapped done on
@@ -161,6 +161,12 @@ keepAwake((message) => {
 });
 
 exposeForTests(live);
+
+// Offline reloads: the service worker keeps the page's files (network first, so updates come).
+// Service workers need a secure context; on plain http the page simply needs the server.
+if (location.protocol === 'https:' && 'serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js').catch(() => {});
+}
 
 live.connect();
 renderLoop(render, live);
