@@ -155,7 +155,7 @@ PAGE_SCRIPT = r"""
     const apply = live.apply.bind(live);
     live.apply = (s) => {
       rec.applies.push({ seq: s.seq, status: s.status, step: s.step, effectiveAt: s.effectiveAt,
-                         trueAt: trueNow(), estAt: live.serverNow() });
+                         trueAt: trueNow(), estAt: live.serverNow(), predicted: Boolean(s.predicted) });
       apply(s);
     };
     // The estimate's error on the true clock (the server's clock is this machine's).
@@ -373,7 +373,11 @@ def changes_from(states: list[dict]) -> list[dict]:
 def samples_for(phone: Phone, changes: list[dict]) -> list[dict]:
     """One row per (change, phone): applied and painted error = true instant − effectiveAt."""
     rec = phone.record
-    applies = {a["seq"]: a for a in rec.get("applies", [])}
+    # The first time each seq became current: the phone's own prediction at a timed step's end
+    # (when the server's state for it came late, see Live.follow) or the server's state.
+    applies: dict[int, dict] = {}
+    for a in rec.get("applies", []):
+        applies.setdefault(a["seq"], a)
     received = {st["seq"]: st for st in rec.get("states", [])}
     paints: dict[int, dict] = {}
     for p in rec.get("paints", []):

@@ -3,7 +3,8 @@
 import { describe as suite, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  describe, currentCue, stepEstimates, position, bigNumber, nextLine, connectionLabel,
+  describe, currentCue, stepEstimates, position, bigNumber, nextLine, connectionLabel, predictState,
+  followingPlan,
   participantScreen, signalsFor, signalMemory, doneKey, planOutline, consoleScreen,
 } from '../../web-static/app/view-model.js';
 
@@ -121,6 +122,71 @@ suite('shared pieces', () => {
     assert.equal(connectionLabel('reconnecting'), 'Reconnecting…');
     assert.equal(connectionLabel('closed'), 'Disconnected');
     assert.equal(connectionLabel('something-new'), 'something-new');
+    // A phone keeping a running class going says so, calmly; connected or closed, it does not.
+    assert.equal(connectionLabel('reconnecting', true), 'Offline — following the plan');
+    assert.equal(connectionLabel('offline', true), 'Offline — following the plan');
+    assert.equal(connectionLabel('connected', true), 'Connected');
+    assert.equal(connectionLabel('closed', true), 'Disconnected');
+    assert.equal(followingPlan(PLAN, running(0, T, T + 60_000)), true);
+    assert.equal(followingPlan(PLAN, { ...running(0, T, T + 60_000), status: 'paused', pausedAt: T }), false);
+    assert.equal(followingPlan(null, running(0, T, T + 60_000)), false);
+  });
+});
+
+suite('predictState: the plan followed without the server', () => {
+  // Three timed steps, a distance step, and a timed last step.
+  const TIMED = { ...PLAN, steps: [
+    step(0, 'walk', 'Walk', { durationMs: 10_000 }),
+    step(1, 'jog', 'Jog', { durationMs: 20_000 }),
+    step(2, 'walk', 'Walk again', { durationMs: 5_000 }),
+    step(3, 'jog', 'Jog 25 m', { distanceMeters: 25 }),
+    step(4, 'cooldown', 'Cool-down', { durationMs: 30_000 }),
+  ] };
+  const start = { ...running(0, T, T + 10_000), seq: 4, effectiveAt: T, serverTime: T - 300 };
+
+  test('nothing ended: the very same state', () => {
+    assert.equal(predictState(TIMED, start, T + 9_999), start);
+  });
+
+  test('each timed step ends exactly at its end instant, as the server ticks', () => {
+    const at = predictState(TIMED, start, T + 10_000);
+    assert.deepEqual(at, { ...start, seq: 5, step: 1, stepStartedAt: T + 10_000, stepEndsAt: T + 30_000,
+      effectiveAt: T + 10_000, predicted: true });
+    assert.equal(start.step, 0, 'the given state is not changed');
+    // Across two more boundaries in one go: starts chain from the ends, not from `now`.
+    const later = predictState(TIMED, start, T + 34_000);
+    assert.deepEqual([later.step, later.stepStartedAt, later.stepEndsAt, later.seq], [2, T + 30_000, T + 35_000, 6]);
+  });
+
+  test('a distance step waits, however long', () => {
+    const s = predictState(TIMED, start, T + 3_600_000);
+    assert.deepEqual([s.status, s.step, s.stepStartedAt, s.stepEndsAt, s.seq], ['running', 3, T + 35_000, null, 7]);
+    assert.equal(predictState(TIMED, s, T + 7_200_000), s);
+  });
+
+  test('an extended step ends at its new end', () => {
+    const extended = { ...start, stepEndsAt: T + 40_000 };
+    assert.equal(predictState(TIMED, extended, T + 39_000), extended);
+    assert.equal(predictState(TIMED, extended, T + 40_000).stepStartedAt, T + 40_000);
+  });
+
+  test('paused, idle and finished states do not move', () => {
+    const paused = { ...start, status: 'paused', pausedAt: T + 5_000 };
+    assert.equal(predictState(TIMED, paused, T + 60_000), paused);
+    assert.equal(predictState(TIMED, IDLE, T + 60_000), IDLE);
+    const finished = { ...IDLE, status: 'finished', finishedAt: T, classStartedAt: T - 1 };
+    assert.equal(predictState(TIMED, finished, T + 60_000), finished);
+    assert.equal(predictState(TIMED, null, T), null);
+  });
+
+  test('the last timed step ends the class, as the server would', () => {
+    const last = { ...running(4, T, T + 30_000), seq: 9 };
+    const s = predictState(TIMED, last, T + 45_000);
+    assert.deepEqual(s, { ...last, seq: 10, status: 'finished', step: null, stepStartedAt: null, stepEndsAt: null,
+      pausedAt: null, finishedAt: T + 30_000, effectiveAt: T + 30_000, predicted: true });
+    assert.equal(predictState(TIMED, s, T + 90_000), s);
+    // A plan that does not know the step (or no plan): the class ends rather than loops.
+    assert.equal(predictState(null, start, T + 10_000).status, 'finished');
   });
 });
 

@@ -2,7 +2,7 @@
 import { Live } from './live.js';
 import { renderLoop } from './render-loop.js';
 import { exposeForTests } from './test-hook.js';
-import { participantScreen, signalsFor, signalMemory, doneKey, stopPanel } from './view-model.js';
+import { participantScreen, signalsFor, signalMemory, doneKey, stopPanel, followingPlan } from './view-model.js';
 import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 import { Signals, keepAwake, storageGet, storageSet } from './signals.js';
 
@@ -12,6 +12,7 @@ let name = storageGet(NAME_KEY) ?? '';
 const signals = new Signals();
 const live = new Live({
   hello: () => (name ? { type: 'hello', role: 'participant', name } : null),
+  remember: true,  // a reload without the server still opens the class (see sw.js)
 });
 
 const doneSteps = new Set(); // doneKey(state) of every step this phone tapped done on
@@ -96,7 +97,7 @@ function signal(view) {
 
 // --- events from the server ---------------------------------------------------
 
-connectionIndicator(live);
+connectionIndicator(live, () => followingPlan(live.plan, live.state));
 
 live.on('welcome', (msg) => fillList($('safety-list'), msg.class?.safety ?? []));
 
@@ -160,6 +161,12 @@ keepAwake((message) => {
 });
 
 exposeForTests(live);
+
+// Offline reloads: the service worker keeps the page's files (network first, so updates come).
+// Service workers need a secure context; on plain http the page simply needs the server.
+if (location.protocol === 'https:' && 'serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js').catch(() => {});
+}
 
 live.connect();
 renderLoop(render, live);

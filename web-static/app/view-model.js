@@ -28,6 +28,30 @@ export function describe(plan, state, now) {
 
 const inClass = (view) => view.status === 'running' || view.status === 'paused';
 
+/** The state the server is in at `now` if nobody has touched the class since `state`, as
+ *  ClassEngine.tick gets there: each timed step that ended by `now` gives way to the next, which
+ *  starts exactly at that end instant; a distance step (no `stepEndsAt`) waits for the instructor;
+ *  the end of the last step finishes the class. Idle, paused and finished states never move.
+ *  Returns `state` itself when no step ended, otherwise a new state marked `predicted: true`
+ *  (its `seq` is what the server's would be; a phone never takes it for the server's). */
+export function predictState(plan, state, now) {
+  const steps = plan?.steps ?? [];
+  let s = state;
+  while (s?.status === 'running' && s.stepEndsAt != null && s.stepEndsAt <= now && Number.isInteger(s.step)) {
+    const end = s.stepEndsAt;
+    const index = s.step + 1;
+    const step = steps[index];
+    s = step
+      ? { ...s, step: index, stepStartedAt: end, stepEndsAt: step.durationMs == null ? null : end + step.durationMs }
+      : { ...s, status: 'finished', step: null, stepStartedAt: null, stepEndsAt: null, finishedAt: end };
+    s.pausedAt = null;
+    s.effectiveAt = end;
+    s.seq = (s.seq ?? 0) + 1;
+    s.predicted = true;
+  }
+  return s;
+}
+
 /** The latest cue whose `atMs` has passed. */
 export function currentCue(cues, elapsedMs) {
   let found = null;
@@ -93,7 +117,18 @@ export const connectionLabels = {
   offline: 'Offline',
   closed: 'Disconnected',
 };
-export const connectionLabel = (name) => connectionLabels[name] ?? name;
+export const FOLLOWING_LABEL = 'Offline — following the plan';
+
+/** The indicator's words; `following`: the page holds a running class (see `followingPlan`),
+ *  so while the server is out of reach it says, calmly, that it keeps to the plan. */
+export function connectionLabel(name, following = false) {
+  if (following && (name === 'reconnecting' || name === 'offline')) return FOLLOWING_LABEL;
+  return connectionLabels[name] ?? name;
+}
+
+/** Whether a phone cut off from the server keeps the class going by itself: it knows the plan
+ *  and the class runs (timed steps end on its own clock; see `predictState`). */
+export const followingPlan = (plan, state) => Boolean(plan) && state?.status === 'running';
 
 // --- the participant page --------------------------------------------------------------------
 

@@ -18,12 +18,19 @@ export function fillList(list, texts) {
   }));
 }
 
-/** The connection indicator in the top bar (dot + words) and `<body data-connection>`. */
-export function connectionIndicator(live) {
-  live.on('connection', (name) => {
+/** The connection indicator in the top bar (dot + words) and `<body data-connection>`.
+ *  `following()`: whether the page keeps a running class going by itself (`followingPlan`);
+ *  then, cut off, it says so calmly (`<body data-following>`), not as an error. */
+export function connectionIndicator(live, following = () => false) {
+  const show = () => {
+    const name = live.connection;
+    const calm = following() && connectionLabel(name, true) !== connectionLabel(name);
     document.body.dataset.connection = name;
-    setText(byId('conn-text'), connectionLabel(name));
-  });
+    document.body.toggleAttribute('data-following', calm);
+    setText(byId('conn-text'), connectionLabel(name, calm));
+  };
+  live.on('connection', show);
+  live.on('state', show);
 }
 
 /** The "now" card both pages share, from a participantScreen/consoleScreen: `<body>` data
