@@ -57,7 +57,9 @@ enum ServerMessage {
         o.add("stepStartedAt", s.stepStartedAt)
         o.add("stepEndsAt", s.stepEndsAt)
         o.add("pausedAt", s.pausedAt)
-        o.add("effectiveAt", effectiveAt ?? s.stepStartedAt ?? serverTime)
+        // A welcome or sync carries the instant the state took (or takes) effect: a command made
+        // a lead ahead is not applied early by a phone that joins within that lead.
+        o.add("effectiveAt", effectiveAt ?? (s.at > 0 ? s.at : serverTime))
         o.add("classStartedAt", s.classStartedAt)
         o.add("finishedAt", s.finishedAt)
         o.add("serverTime", serverTime)

@@ -159,6 +159,15 @@ def server_state(server, context=None) -> dict:
         return json.loads(r.read())["state"]
 
 
+def announce(server, message):
+    url = server.base_url.replace("http", "ws", 1) + f"/ws?class={server.code}"
+    with ws_connect(url, open_timeout=5) as ws:
+        ws.send(json.dumps({"type": "hello", "role": "instructor", "token": server.token}))
+        ws.send(json.dumps({"type": "announce", "text": message}))
+        while json.loads(ws.recv(timeout=5))["type"] != "announce":
+            pass
+
+
 def instruct(server, *commands, ssl_context=None) -> dict:
     """Sends instructor commands over a WebSocket of its own (no console browser: two cores);
     returns the state the server answered the last one with."""
@@ -370,6 +379,7 @@ def test_pause_made_while_offline_takes_effect_on_reconnect(start_class, browser
 
     cut_off(phone, link)
     paused = instruct(server, "pause")
+    announce(server, "Water break while you were away")
     time.sleep(1.5)
     # Away, the phone knows nothing of it: the countdown keeps going.
     assert body(phone, "status") == "running"
@@ -386,6 +396,8 @@ def test_pause_made_while_offline_takes_effect_on_reconnect(start_class, browser
     assert seconds(text(phone, "big")) == -(-left_ms // 1000)
     assert text(phone, "paused-label") and badge(phone) == ("connected", "Connected")
     assert switch_to(phone, "paused", 1)["predicted"] is False
+    # The announcement made while it was away is shown now (welcome.announcements), once.
+    wait_until(lambda: "Water break while you were away" in text(phone, "announce-text"), 5, "the missed announcement")
 
 
 # --- https: the service worker ------------------------------------------------------------

@@ -103,10 +103,28 @@ live.on('welcome', (msg) => fillList($('safety-list'), msg.class?.safety ?? []))
 
 const banner = new Banner('announce', 'announce-text', 'announce-close', 60_000);
 
-live.on('announce', (msg) => {
+// The last announcement shown (server time), so one sent while this phone was away — a network
+// gap, a server restart — is shown when it is back (welcome.announcements), and none twice.
+const SEEN_KEY = 'classctl.announcedAt';
+const MISSED_WINDOW_MS = 10 * 60_000;
+let seenAt = Number(storageGet(SEEN_KEY) ?? 0) || 0;
+
+function announce(msg) {
+  if (Number.isFinite(msg.at)) {
+    if (msg.at <= seenAt) return;
+    seenAt = msg.at;
+    storageSet(SEEN_KEY, String(seenAt));
+  }
   banner.show(msg.text);
   signals.beep(520, 0.25);
   signals.say(msg.text);
+}
+
+live.on('announce', announce);
+live.on('welcome', (msg) => {
+  const recent = (msg.announcements ?? []).filter((a) => a.at > seenAt && a.at > live.serverNow() - MISSED_WINDOW_MS);
+  const newest = recent[recent.length - 1];
+  if (newest) announce(newest);
 });
 
 live.on('error', (msg) => {
