@@ -148,6 +148,25 @@ def read_recording(path):
     return json.loads(lines[0]), [json.loads(l) for l in lines[1:] if l.strip()]
 
 
+async def phone_until_closed(p, code, signals):
+    """A phone in a started class while the server gets `signals` (0.3 s apart); returns the
+    statuses it saw and the close code it got."""
+    async with websockets.connect(f"ws://127.0.0.1:{p.port}/ws?class={code}") as ws:
+        await drive(p.port, code, ["start"])
+        for i, sig in enumerate(signals):
+            if i:
+                await asyncio.sleep(0.3)
+            p.proc.send_signal(sig)
+        statuses = []
+        try:
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 8))
+                if m["type"] == "state":
+                    statuses.append(m["status"])
+        except websockets.ConnectionClosed as e:
+            return statuses, e.rcvd.code if e.rcvd else None
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_one_signal_suspends_the_class_and_the_same_command_resumes_it(tmp_path, sig):
     """docs/deploy.md: SIGTERM (docker stop, a systemd restart) and a first Ctrl-C stop the
@@ -157,20 +176,7 @@ def test_one_signal_suspends_the_class_and_the_same_command_resumes_it(tmp_path,
             "--record-dir", str(rec), "--lead-ms", "50")
     p = start_classctl(*args)
 
-    async def phone_sees_restart():
-        async with websockets.connect(f"ws://127.0.0.1:{p.port}/ws?class=SIG") as ws:
-            await drive(p.port, "SIG", ["start"])
-            p.proc.send_signal(sig)
-            statuses = []
-            try:
-                while True:
-                    m = json.loads(await asyncio.wait_for(ws.recv(), 8))
-                    if m["type"] == "state":
-                        statuses.append(m["status"])
-            except websockets.ConnectionClosed as e:
-                return statuses, e.rcvd.code if e.rcvd else None
-
-    statuses, code = asyncio.run(phone_sees_restart())
+    statuses, code = asyncio.run(phone_until_closed(p, "SIG", [sig]))
     assert "finished" not in statuses, "a deploy does not end the class"
     assert code == 1012
     assert p.proc.wait(10) == 0
@@ -194,22 +200,7 @@ def test_two_signals_end_the_class_for_good(tmp_path):
             "--record-dir", str(rec), "--lead-ms", "50")
     p = start_classctl(*args)
 
-    async def phone_sees_end():
-        async with websockets.connect(f"ws://127.0.0.1:{p.port}/ws?class=END") as ws:
-            await drive(p.port, "END", ["start"])
-            p.proc.send_signal(signal.SIGINT)
-            await asyncio.sleep(0.3)
-            p.proc.send_signal(signal.SIGINT)
-            statuses = []
-            try:
-                while True:
-                    m = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                    if m["type"] == "state":
-                        statuses.append(m["status"])
-            except websockets.ConnectionClosed as e:
-                return statuses, e.rcvd.code if e.rcvd else None
-
-    statuses, code = asyncio.run(phone_sees_end())
+    statuses, code = asyncio.run(phone_until_closed(p, "END", [signal.SIGINT, signal.SIGINT]))
     assert "finished" in statuses, "participants see the class end"
     assert code == 1001
     assert p.proc.wait(10) == 0
