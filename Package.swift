@@ -49,7 +49,7 @@ let package = Package(
 
         // The live class: WebSocket protocol joining the engine to the network.
         .target(name: "LiveClass", dependencies: [
-            "NetServer", "ClassPlan", "ClassEngine", "QRCode",
+            "NetServer", "HTTPCodec", "WebSocketCodec", "ClassPlan", "ClassEngine", "QRCode",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -139,7 +139,7 @@ public final class Connection: @unchecked Sendable {
             if error.kind == .plainHTTP {
                 // Someone typed http:// for an https port: say so in words a browser shows.
                 var h = HTTPHeaders(); h.add("Connection", "close")
-                let r = HTTPResponse.text(400, "This class is served over https: use https:// in the address.", headers: h)
+                let r = HTTPResponse.text(400, server.configuration.plainHTTPOnTLSMessage, headers: h)
                 wire.append(ByteBuffer(r.serialize()), kind: .ordinary)
             }
             closeAfterFlush = true
@@ -286,7 +286,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Starts the closing handshake (e.g. 1001 on shutdown). The connection ends when the
     /// peer answers, or after the close timeout.
-    public func close(code: UInt16 = 1000, reason: String = "") {
+    public func close(code: UInt16 = WebSocketCloseCode.normal, reason: String = "") {
         loop.execute { self.closeOnLoop(code: code, reason: reason) }
     }
 
@@ -334,7 +334,7 @@ public final class Connection: @unchecked Sendable {
             outbound.removeAll()
             if ws != nil && wire.isEmpty {
                 // Best effort: the socket is full, so this close frame may not get through.
-                var close = WebSocketFrameEncoder.encode(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code: 1008, reason: "too slow"))
+                var close = WebSocketFrameEncoder.encode(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code: WebSocketCloseCode.policyViolation, reason: "too slow"))
                 if let session = tls { close = session.encrypt(close) }
                 close.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             }
