@@ -49,7 +49,7 @@ let package = Package(
 
         // The live class: WebSocket protocol joining the engine to the network.
         .target(name: "LiveClass", dependencies: [
-            "NetServer", "ClassPlan", "ClassEngine", "QRCode", "TLS",
+            "NetServer", "HTTPCodec", "WebSocketCodec", "ClassPlan", "ClassEngine", "QRCode", "TLS",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

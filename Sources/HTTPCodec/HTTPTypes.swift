@@ -112,6 +112,12 @@ public struct HTTPResponse: Sendable {
         return HTTPResponse(status: status, headers: h, body: Array((text + "\n").utf8))
     }
 
+    /// 405 with the `Allow` header RFC 9110 §15.5.6 requires: the methods the resource supports.
+    public static func methodNotAllowed(allow: String) -> HTTPResponse {
+        var h = HTTPHeaders(); h.add("Allow", allow)
+        return .text(405, "method not allowed", headers: h)
+    }
+
     /// Serializes head and body. Adds Content-Length unless the status forbids a body
     /// (1xx, 204, 304) or the caller set it. With `headOnly` (HEAD) the body is omitted but
     /// Content-Length still describes it.

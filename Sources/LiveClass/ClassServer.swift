@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import HTTPCodec
 import NetServer
+import WebSocketCodec
 
 /// The class registry. `classes` is guarded by its lock; routes run on loop queues.
 public final class ClassServer: Sendable {
@@ -43,9 +44,15 @@ public final class ClassServer: Sendable {
 
     public var all: [ClassSession] { classes.withLock { Array($0.values) } }
 
-    /// Installs the routes and WebSocket endpoint into a server configuration.
+    /// What the class pages may load: their own scripts and styles, the class's WebSocket
+    /// (ws: or wss:), and data: images and sounds.
+    public static let contentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+    /// Installs the routes, the WebSocket endpoint and the pages' policy into a server configuration.
     public func install(into config: inout ServerConfiguration) {
         config.webSocketLimits.maxMessageBytes = ClassLimits.maxMessageBytes
+        config.contentSecurityPolicy = Self.contentSecurityPolicy
+        config.plainHTTPOnTLSMessage = "This class is served over https: use https:// in the address."
         config.webSocketRoute = { [self] request, connection in
             guard request.path == "/ws" else { return nil }
             let code = Self.queryValue(request.query, "class")
@@ -78,7 +85,7 @@ public final class ClassServer: Sendable {
             return server?.staticResponse(for: request, file: "/participant.html")
         }
         if parts.first == "c", parts.count >= 2 {
-            guard isRead else { return Self.methodNotAllowed() }
+            guard isRead else { return .methodNotAllowed(allow: "GET, HEAD") }
             guard let s = session(code: parts[1]) else { return notFoundPage(request, server: server) }
             if parts.count == 2 { return server?.staticResponse(for: request, file: "/participant.html") }
             if parts.count == 3 && parts[2] == "instructor" { return server?.staticResponse(for: request, file: "/instructor.html") }
@@ -96,7 +103,7 @@ public final class ClassServer: Sendable {
             return openClass(request, studio: studio)
         }
         if parts.first == "api", parts.count >= 2, parts[1] == "classes" {
-            guard isRead else { return Self.methodNotAllowed() }
+            guard isRead else { return .methodNotAllowed(allow: "GET, HEAD") }
             if parts.count == 2 {
                 let list = all.sorted { $0.code < $1.code }.map { s -> String in
                     let sum = s.summary()
@@ -110,7 +117,7 @@ public final class ClassServer: Sendable {
             return Self.json(s.snapshotJSON())
         }
         if path == "/metrics" {
-            guard isRead, let server else { return Self.methodNotAllowed() }
+            guard isRead, let server else { return .methodNotAllowed(allow: "GET, HEAD") }
             return metrics(server)
         }
         return nil
@@ -180,11 +187,6 @@ public final class ClassServer: Sendable {
         }
     }
 
-    static func methodNotAllowed() -> HTTPResponse {
-        var h = HTTPHeaders(); h.add("Allow", "GET, HEAD")
-        return .text(405, "method not allowed", headers: h)
-    }
-
     private func metrics(_ server: Server) -> HTTPResponse {
         let s = server.stats()
         var lines: [String] = []
@@ -236,7 +238,7 @@ final class FullServerSocket: WebSocketDelegate {
     init(limit: Int) { self.limit = limit }
     func webSocketDidOpen(_ c: Connection) {
         c.send(text: ServerMessage.error("server-full", "This server is full (\(limit) phones). Try again in a minute, or ask the instructor."))
-        c.close(code: 1013, reason: "server full")
+        c.close(code: WebSocketCloseCode.tryAgainLater, reason: "server full")
     }
     func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {}
 }
@@ -245,7 +247,7 @@ final class FullServerSocket: WebSocketDelegate {
 final class UnknownClassSocket: WebSocketDelegate {
     func webSocketDidOpen(_ c: Connection) {
         c.send(text: ServerMessage.error("unknown-class", "There is no class with that code on this server."))
-        c.close(code: 1008, reason: "unknown class")
+        c.close(code: WebSocketCloseCode.policyViolation, reason: "unknown class")
     }
     func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {}
 }

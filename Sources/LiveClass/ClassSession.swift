@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import NetServer
 import TLS
+import WebSocketCodec
 import ClassPlan
 import ClassEngine
 
@@ -275,7 +276,7 @@ public final class ClassSession: @unchecked Sendable {
                 let answer: @Sendable () -> Void = { [self, c] in
                     _ = self
                     c.send(text: ServerMessage.error("bad-token", "That instructor token is not right."))
-                    if close { c.close(code: 1008, reason: "too many wrong instructor tokens") }
+                    if close { c.close(code: WebSocketCloseCode.policyViolation, reason: "too many wrong instructor tokens") }
                 }
                 if delayMs > 0 { queue.asyncAfter(deadline: .now() + .milliseconds(Int(delayMs)), execute: answer) } else { answer() }
             }

@@ -1,6 +1,7 @@
 // The WebSocket side of one phone or console: decodes its messages, answers clock-sync
 // requests on the spot, rate-limits, and hands everything else to its ClassSession.
 import NetServer
+import WebSocketCodec
 
 /// Confined to the connection's loop queue (NetServer calls delegates only there).
 final class ClassSocket: WebSocketDelegate {
@@ -9,7 +10,7 @@ final class ClassSocket: WebSocketDelegate {
     let address: String
     // Token bucket (ClassLimits): a sustained rate and a burst.
     private var tokens = ClassLimits.messageBurst
-    private var lastRefill = monotonicNow()
+    private var lastRefill = monotonicMillis()
 
     init(session: ClassSession, address: String) {
         self.session = session
@@ -20,17 +21,17 @@ final class ClassSocket: WebSocketDelegate {
     func webSocketDidClose(_ c: Connection) { session.leave(c) }
 
     func webSocket(_ c: Connection, didReceiveBinary data: [UInt8]) {
-        c.close(code: 1003, reason: "binary messages are not supported")
+        c.close(code: WebSocketCloseCode.unsupportedData, reason: "binary messages are not supported")
     }
 
     func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {
         let received = wallClockMillis()
-        let now = monotonicNow()
+        let now = monotonicMillis()
         tokens = min(ClassLimits.messageBurst, tokens + Double(now - lastRefill) / 1000 * ClassLimits.messagesPerSecond)
         lastRefill = now
         tokens -= 1
         if tokens < 0 {
-            c.close(code: 1008, reason: "too many messages")
+            c.close(code: WebSocketCloseCode.policyViolation, reason: "too many messages")
             return
         }
         switch ClientMessage.decode(text) {
@@ -45,11 +46,3 @@ final class ClassSocket: WebSocketDelegate {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#endif
-func monotonicNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-}

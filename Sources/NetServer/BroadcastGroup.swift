@@ -51,7 +51,7 @@ public final class BroadcastGroup: Sendable {
     /// Adds a WebSocket connection. Call from the connection's delegate (on its loop).
     public func add(_ c: Connection) {
         c.loop.execute { [self] in
-            guard !c.isTornDown, !c.groups.contains(where: { $0 === self }) else { return }
+            guard !c.isClosed, !c.groups.contains(where: { $0 === self }) else { return }
             perLoop[c.loop.index].list.append(c)
             total.add(1, ordering: .relaxed)
             c.groups.append(self)

@@ -1,5 +1,7 @@
-// One TCP connection: HTTP/1.1 until an Upgrade, then WebSocket. Socket I/O lives here;
-// parsing and the WebSocket protocol rules live in the codecs (HTTPCodec, WebSocketCodec).
+// One TCP connection: HTTP/1.1 until an Upgrade, then WebSocket. Socket I/O and the moves
+// between phases live here; what each phase holds and when it times out is in
+// ConnectionPhase.swift; parsing and the WebSocket protocol rules live in the codecs
+// (HTTPCodec, WebSocketCodec); TLS, when configured, is a TLSChannel under it all.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,32 +34,22 @@ public final class Connection: @unchecked Sendable {
     public unowned let server: Server
     let fd: Int32
 
-    var loopSlot = -1
+    /// Where the connection is in its life, with the data of that phase (ConnectionPhase.swift).
+    private var phase: Phase
+    /// Index in `loop.connections` while registered there.
+    var loopSlot: Int?
     /// Whether the poller also watches for writability: only while bytes wait for the socket.
     private var wantsWritable = false
-
+    /// Plaintext waiting for the socket (with TLS: waiting to be sealed into records).
     private var outbound = OutboundQueue()
-    /// TLS only: the session, and ciphertext ready for the socket. Plaintext waits in
-    /// `outbound` until the socket has drained, and is sealed into records only then.
-    private var tls: TLSSession?
-    private var wire = OutboundQueue()
-    private let openedAt: Int64
-    private var http: HTTPRequestParser?
-    private var ws: WebSocketConnectionMachine?
+    /// nil: plain TCP.
+    private var tls: TLSChannel?
+    /// permessage-deflate as negotiated at the upgrade; kept for the connection's life, so
+    /// the broadcast groups pick the matching compressed frames and can count it on leaving.
     public private(set) var deflate: DeflateParameters?
-    private var delegate: WebSocketDelegate?
-    /// Set once our close frame is queued. The machine may already be closed while we are
-    /// still delivering the messages that arrived before the error (they get their echo first).
-    private var closeQueued = false
     var groups: [BroadcastGroup] = []
-
-    /// Monotonic ms of the last bytes received; drives the idle and keepalive timeouts.
+    /// Monotonic ms of the last bytes received; drives the idle and silence timeouts.
     private var lastReadAt: Int64
-    private var requestStartedAt: Int64 = 0
-    private var lastPingAt: Int64 = 0
-    private var closingSince: Int64 = 0
-    private var closeAfterFlush = false
-    private(set) var isTornDown = false
 
     init(fd: Int32, id: UInt64, remoteAddress: String, loop: EventLoop, server: Server) {
         self.fd = fd
@@ -65,10 +57,10 @@ public final class Connection: @unchecked Sendable {
         self.remoteAddress = remoteAddress
         self.loop = loop
         self.server = server
-        self.lastReadAt = monotonicMillis()
-        self.openedAt = lastReadAt
-        self.http = HTTPRequestParser(limits: server.configuration.httpLimits)
-        self.tls = server.configuration.tls?.makeSession()
+        let now = monotonicMillis()
+        self.lastReadAt = now
+        self.phase = .http(HTTPPhase(parser: HTTPRequestParser(limits: server.configuration.httpLimits)))
+        self.tls = server.configuration.tls.map { TLSChannel(session: $0.makeSession(), openedAt: now) }
     }
 
     /// On the loop: registers and starts reading.
@@ -84,7 +76,11 @@ public final class Connection: @unchecked Sendable {
         readable()
     }
 
-    public var isWebSocket: Bool { ws != nil }
+    /// Whether the connection was upgraded to WebSocket (and is not torn down yet).
+    public var isWebSocket: Bool { phase.isWebSocket }
+
+    /// Whether the connection has been torn down.
+    var isClosed: Bool { phase.isClosed }
 
     /// The client's address for `request`: the peer's, or, when the peer is a trusted proxy
     /// (`ServerConfiguration.trustedProxies`), the one its `Forwarded` / `X-Forwarded-For` gives.
@@ -95,7 +91,7 @@ public final class Connection: @unchecked Sendable {
     // MARK: Reading
 
     private func readable() {
-        guard !isTornDown else { return }
+        guard !isClosed else { return }
         let buf = loop.readBuffer
         while true {
             let n = recv(fd, buf.baseAddress, buf.count, 0)
@@ -103,8 +99,8 @@ public final class Connection: @unchecked Sendable {
                 lastReadAt = monotonicMillis()
                 loop.stats.bytesIn += n
                 let bytes = UnsafeRawBufferPointer(rebasing: buf[0..<n])
-                if tls != nil { receivedCiphertext(bytes) } else { received(bytes) }
-                if isTornDown || n < buf.count { return }
+                if tls == nil { received(bytes) } else { receivedCiphertext(bytes) }
+                if isClosed || n < buf.count { return }
                 continue
             }
             if n == 0 { peerClosed(); return }
@@ -116,22 +112,22 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Plaintext from the peer, for the phase's codec.
     private func received(_ bytes: UnsafeRawBufferPointer) {
-        if ws != nil {
-            receivedWebSocket(bytes)
-        } else if http != nil {
-            http!.append(bytes)
+        switch phase {
+        case .http:
+            phase.withHTTP { $0.parser.append(bytes) }
             processHTTP()
+        case .webSocket, .closeSent:
+            receivedWebSocket(bytes)
+        case .closing, .closed:
+            break   // bytes after we decided to close (e.g. after an error response) are discarded
         }
-        // Bytes after we decided to close (e.g. after an error response) are discarded.
     }
 
     private func receivedCiphertext(_ bytes: UnsafeRawBufferPointer) {
-        guard let session = tls else { return }
-        let r = session.receive(bytes)
-        if !r.ciphertextToSend.isEmpty {
-            wire.append(ByteBuffer(r.ciphertextToSend), kind: .ordinary)
-        }
+        guard tls != nil else { return }
+        let r = tls!.receive(bytes)   // in place: a copy would share the wire queue's storage
         if let error = r.error {
             // Plain HTTP on the TLS port, an old protocol version, garbage: send the alert
             // OpenSSL produced (if any) and close.
@@ -139,22 +135,20 @@ public final class Connection: @unchecked Sendable {
             if error.kind == .plainHTTP {
                 // Someone typed http:// for an https port: say so in words a browser shows.
                 var h = HTTPHeaders(); h.add("Connection", "close")
-                let r = HTTPResponse.text(400, "This class is served over https: use https:// in the address.", headers: h)
-                wire.append(ByteBuffer(r.serialize()), kind: .ordinary)
+                tls!.queueInClear(HTTPResponse.text(400, server.configuration.plainHTTPOnTLSMessage, headers: h).serialize())
             }
-            closeAfterFlush = true
-            http = nil
+            phase.beginClosing(now: monotonicMillis())
             flushOutbound()
             return
         }
         if r.handshakeCompleted {
-            server.log(.debug, "connection \(id): TLS \(session.negotiatedProtocol ?? "?") established")
+            server.log(.debug, "connection \(id): TLS \(tls!.session.negotiatedProtocol ?? "?") established")
         }
         if !r.plaintext.isEmpty {
             r.plaintext.withUnsafeBytes { received($0) }
         }
-        if r.peerClosed { teardown(reason: "TLS close_notify") ; return }
-        if !wire.isEmpty { flushOutbound() }
+        if r.peerClosed { teardown(reason: "TLS close_notify"); return }
+        if tls?.hasPendingBytes == true { flushOutbound() }
     }
 
     private func peerClosed() {
@@ -165,25 +159,16 @@ public final class Connection: @unchecked Sendable {
     // MARK: HTTP
 
     private func processHTTP() {
-        // Mutated in place through `http!`: copying the parser out and back would copy its buffer.
-        while http != nil, !closeAfterFlush {
-            let result = http!.next()
+        while let result = phase.withHTTP({ $0.next(now: monotonicMillis) }) {
             switch result {
             case .needMoreData:
-                if http!.hasPartialRequest {
-                    if requestStartedAt == 0 { requestStartedAt = monotonicMillis() }
-                } else {
-                    requestStartedAt = 0
-                }
                 return
             case .error(let e):
                 server.log(.debug, "connection \(id): bad request (\(e.status)): \(e.message)")
                 var h = HTTPHeaders(); h.add("Connection", "close")
                 send(response: HTTPResponse.text(e.status, e.message, headers: h), headOnly: false, keepAlive: false)
-                http = nil
                 return
             case .request(let request):
-                requestStartedAt = 0
                 loop.stats.httpRequests += 1
                 handle(request)
             }
@@ -199,11 +184,12 @@ public final class Connection: @unchecked Sendable {
         send(response: response, headOnly: request.method == "HEAD", keepAlive: request.keepAlive)
     }
 
+    /// Queues a response; without keep-alive the connection closes once it is out.
     private func send(response: HTTPResponse, headOnly: Bool, keepAlive: Bool) {
         var r = response
         if !keepAlive { r.headers.set("Connection", "close") }
         enqueue(ByteBuffer(r.serialize(headOnly: headOnly)), kind: .ordinary)
-        if !keepAlive { closeAfterFlush = true }
+        if !keepAlive { phase.beginClosing(now: monotonicMillis()) }
         flushOutbound()
     }
 
@@ -212,22 +198,22 @@ public final class Connection: @unchecked Sendable {
             send(response: .text(404, "no WebSocket endpoint at this path"), headOnly: false, keepAlive: false)
             return
         }
+        // The route is application code: it may have closed the connection meanwhile.
+        guard case .http = phase else { return }
         switch WebSocketHandshake.accept(request, config: server.configuration.handshake, secure: server.isSecure) {
         case .failure(let rejected):
             send(response: rejected.response, headOnly: false, keepAlive: false)
         case .success(let accepted):
-            let leftover = http?.takeBuffered() ?? []
-            http = nil
+            let leftover = phase.withHTTP { $0.parser.takeBuffered() } ?? []
             deflate = accepted.deflate
-            ws = WebSocketConnectionMachine(deflate: accepted.deflate, limits: server.configuration.webSocketLimits)
-            delegate = d
-            lastPingAt = monotonicMillis()
+            let machine = WebSocketConnectionMachine(deflate: accepted.deflate, limits: server.configuration.webSocketLimits)
+            phase = .webSocket(WebSocketPhase(machine: machine, delegate: d, lastPingAt: monotonicMillis()))
             loop.stats.webSocketsOpened += 1
             enqueue(ByteBuffer(accepted.response.serialize()), kind: .ordinary)
             flushOutbound()
             server.log(.debug, "connection \(id) from \(clientAddress(for: request)) upgraded to WebSocket\(deflate != nil ? " (permessage-deflate)" : "")")
             d.webSocketDidOpen(self)
-            if !leftover.isEmpty, !isTornDown {
+            if !leftover.isEmpty, !isClosed {
                 leftover.withUnsafeBytes { receivedWebSocket($0) }
             }
         }
@@ -236,27 +222,26 @@ public final class Connection: @unchecked Sendable {
     // MARK: WebSocket
 
     private func receivedWebSocket(_ bytes: UnsafeRawBufferPointer) {
-        guard ws != nil else { return }
-        let events = ws!.receive(bytes)   // in place: a copy would duplicate the machine's buffers
+        guard let (events, delegate) = phase.withWebSocket({ ($0.machine.receive(bytes), $0.delegate) }) else { return }
+        // The machine may already have failed the connection while messages that arrived
+        // before the error are delivered here: they get their echo before its close frame.
         for event in events {
-            if isTornDown { return }
+            if isClosed { return }
             switch event {
             case .text(let t):
                 loop.stats.messagesIn += 1
-                delegate?.webSocket(self, didReceiveText: t)
+                delegate.webSocket(self, didReceiveText: t)
             case .binary(let b):
                 loop.stats.messagesIn += 1
-                delegate?.webSocket(self, didReceiveBinary: b)
+                delegate.webSocket(self, didReceiveBinary: b)
             case .ping, .pong:
                 break
             case .send(let bytes):
-                if bytes.first.map({ $0 & 0x0f }) == WebSocketOpcode.close.rawValue { closeQueued = true }
                 enqueue(ByteBuffer(bytes), kind: .ordinary)
                 flushOutbound()
             case .closed(let code, let reason):
-                closeQueued = true
                 server.log(.debug, "connection \(id) WebSocket closed (\(code.map(String.init) ?? "no code")\(reason.isEmpty ? "" : ": \(reason)"))")
-                closeAfterFlush = true
+                phase.beginClosing(now: monotonicMillis())
                 flushOutbound()
                 return
             }
@@ -277,37 +262,39 @@ public final class Connection: @unchecked Sendable {
     }
 
     private func sendOnLoop(opcode: WebSocketOpcode, payload: [UInt8], kind: OutboundKind) {
-        guard ws != nil, !isTornDown, !closeQueued else { return }
-        let frame = ws!.frameMessage(opcode: opcode, payload: payload, compressor: &loop.compressor)
+        guard case .webSocket = phase else { return }   // nothing after our close frame
+        let frame = WebSocketConnectionMachine.frameMessage(opcode: opcode, payload: payload, deflate: deflate,
+                                                            limits: server.configuration.webSocketLimits, compressor: &loop.compressor)
         loop.stats.messagesOut += 1
         enqueue(ByteBuffer(frame), kind: kind)
         flushOutbound()
     }
 
     /// Starts the closing handshake (e.g. 1001 on shutdown). The connection ends when the
-    /// peer answers, or after the close timeout.
-    public func close(code: UInt16 = 1000, reason: String = "") {
+    /// peer answers, or after the close timeout. An HTTP connection closes once its queued
+    /// responses are out.
+    public func close(code: UInt16 = WebSocketCloseCode.normal, reason: String = "") {
         loop.execute { self.closeOnLoop(code: code, reason: reason) }
     }
 
     func closeOnLoop(code: UInt16, reason: String) {
-        guard !isTornDown else { return }
-        if ws != nil {
-            guard !ws!.isClosing, !closeQueued else { return }
-            let frame = ws!.initiateClose(code: code, reason: reason)
-            closeQueued = true
-            closingSince = monotonicMillis()
+        switch phase {
+        case .webSocket:
+            guard let frame = phase.sendClose(code: code, reason: reason, now: monotonicMillis()) else { return }
             enqueue(ByteBuffer(frame), kind: .ordinary)
             flushOutbound()
-        } else {
-            // HTTP: finish what is queued, then close.
-            closeAfterFlush = true
+        case .http:
+            phase.beginClosing(now: monotonicMillis())
             flushOutbound()
+        case .closeSent, .closing, .closed:
+            break
         }
     }
 
+    /// The fan-out path (`EventLoop.drainBroadcasts`): queues a broadcast's frame; the loop
+    /// flushes after the run.
     func enqueueBroadcast(_ frames: BroadcastFrames, kind: OutboundKind) {
-        guard ws != nil, !closeQueued, !isTornDown else { return }
+        guard case .webSocket = phase else { return }
         let buffer: ByteBuffer
         if let d = deflate, let c = frames.compressed(windowBits: d.serverMaxWindowBits) {
             buffer = c
@@ -321,76 +308,60 @@ public final class Connection: @unchecked Sendable {
     // MARK: Writing
 
     private func enqueue(_ buffer: ByteBuffer, kind: OutboundKind) {
-        guard !isTornDown else { return }
+        guard !isClosed else { return }
         let before = outbound.entries.count - outbound.head
         outbound.append(buffer, kind: kind)
         if kind == .supersedable, outbound.entries.count - outbound.head <= before {
             loop.stats.supersededMessages += 1
         }
-        if outbound.byteCount + wire.byteCount > server.configuration.maxOutboundBytes {
+        let sealedBytes = tls?.pendingByteCount ?? 0
+        if outbound.byteCount + sealedBytes > server.configuration.maxOutboundBytes {
             // A phone that stopped reading must not hold the server's memory: drop it.
             loop.stats.slowClientsDropped += 1
-            server.log(.info, "connection \(id): outbound queue over \(server.configuration.maxOutboundBytes) bytes, closing (1008)")
+            server.log(.info, "connection \(id): outbound queue over \(server.configuration.maxOutboundBytes) bytes, closing (\(WebSocketCloseCode.policyViolation))")
             outbound.removeAll()
-            if ws != nil && wire.isEmpty {
+            if phase.isWebSocket && sealedBytes == 0 {
                 // Best effort: the socket is full, so this close frame may not get through.
-                var close = WebSocketFrameEncoder.encode(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code: 1008, reason: "too slow"))
-                if let session = tls { close = session.encrypt(close) }
+                var close = WebSocketFrameEncoder.encode(opcode: .close, payload: WebSocketFrameEncoder.closePayload(code: WebSocketCloseCode.policyViolation, reason: "too slow"))
+                if let tls { close = tls.seal(close) }
                 close.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             }
-            wire.removeAll()
+            tls?.discardPending()
             teardown(reason: "slow consumer")
         }
     }
 
-    /// Writes what is queued; waits for writability if the socket is full.
+    /// Writes what is queued; waits for writability if the socket is full. A closing
+    /// connection ends here once everything is out.
     func flushOutbound() {
-        guard !isTornDown else { return }
+        guard !isClosed else { return }
         let drained: Bool
-        if let session = tls {
-            drained = flushTLS(session)
-        } else {
+        if tls == nil {
             let before = outbound.byteCount
             if !outbound.isEmpty {
                 guard outbound.flush(fd: fd) else { teardown(reason: "write error"); return }
             }
             loop.stats.bytesOut += before - outbound.byteCount
             drained = outbound.isEmpty
+        } else {
+            switch tls!.flush(fd: fd, plaintext: &outbound, bytesOut: &loop.stats.bytesOut) {
+            case .drained: drained = true
+            case .waiting: drained = false
+            case .failed: teardown(reason: "write error"); return
+            }
         }
-        if isTornDown { return }
         if drained {
             if wantsWritable { loop.poller.setWritable(fd, false); wantsWritable = false }
-            if closeAfterFlush { finishClose() }
+            if case .closing = phase { finishClose() }
         } else if !wantsWritable {
             loop.poller.setWritable(fd, true)
             wantsWritable = true
         }
     }
 
-    /// Writes pending ciphertext; when the socket has taken all of it, seals what waits in
-    /// `outbound` into new records and goes on. Returns whether everything went out.
-    private func flushTLS(_ session: TLSSession) -> Bool {
-        while true {
-            if !wire.isEmpty {
-                let before = wire.byteCount
-                guard wire.flush(fd: fd) else { teardown(reason: "write error"); return false }
-                loop.stats.bytesOut += before - wire.byteCount
-                if !wire.isEmpty { return false }
-            }
-            // Application data only after the handshake (OpenSSL would buffer it anyway).
-            guard !outbound.isEmpty, session.isHandshakeComplete else { return outbound.isEmpty }
-            var sealed: [UInt8] = []
-            outbound.drain { sealed.append(contentsOf: session.encrypt($0)) }
-            wire.append(ByteBuffer(sealed), kind: .ordinary)
-        }
-    }
-
     private func finishClose() {
         // We are done sending: half-close so the peer sees our last bytes before FIN.
-        if let session = tls, session.isHandshakeComplete {
-            let notify = session.close()
-            notify.withUnsafeBytes { _ = Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        }
+        tls?.sendCloseNotify(fd: fd)
         shutdown(fd, Int32(SHUT_WR))
         teardown(reason: "closed")
     }
@@ -398,33 +369,23 @@ public final class Connection: @unchecked Sendable {
     // MARK: Timeouts (called by the loop's once-a-second sweep)
 
     func sweep(now: Int64, config: ServerConfiguration) {
-        guard !isTornDown else { return }
-        if let session = tls, !session.isHandshakeComplete, now - openedAt > config.tlsHandshakeTimeoutMs {
+        guard !isClosed else { return }
+        if tls?.handshakeIsOverdue(now: now, timeoutMs: config.tlsHandshakeTimeoutMs) == true {
             // A client that opens TCP and never finishes the handshake holds nothing for long.
             teardown(reason: "TLS handshake not finished in time")
             return
         }
-        if ws != nil {
-            if ws!.isClosing || closeAfterFlush {
-                if closingSince == 0 { closingSince = now }
-                if now - closingSince > config.closeTimeoutMs { teardown(reason: "close timeout") }
-            } else if now - lastReadAt > config.webSocketSilenceTimeoutMs {
-                // Phones sleep and vanish without a FIN: a peer silent this long is gone.
-                teardown(reason: "silent for \(config.webSocketSilenceTimeoutMs / 1000) s")
-            } else if now - lastPingAt >= config.pingIntervalMs {
-                lastPingAt = now
-                enqueue(ByteBuffer(WebSocketFrameEncoder.encode(opcode: .ping, payload: [])), kind: .ordinary)
-                flushOutbound()
-            }
-        } else if closeAfterFlush {
-            if closingSince == 0 { closingSince = now }
-            if now - closingSince > config.closeTimeoutMs { teardown(reason: "close timeout") }
-        } else if requestStartedAt != 0 && now - requestStartedAt > config.headerTimeoutMs {
-            // Slowloris: the request head did not complete in time.
+        switch phase.due(now: now, lastReadAt: lastReadAt, config: config) {
+        case nil:
+            break
+        case .requestTimeout:
             send(response: .text(408, "request headers not complete in time"), headOnly: false, keepAlive: false)
-            http = nil
-        } else if requestStartedAt == 0 && now - lastReadAt > config.idleTimeoutMs {
-            teardown(reason: "idle keep-alive timeout")
+        case .ping:
+            phase.withWebSocket { $0.lastPingAt = now }
+            enqueue(ByteBuffer(WebSocketFrameEncoder.encode(opcode: .ping, payload: [])), kind: .ordinary)
+            flushOutbound()
+        case .drop(let reason):
+            teardown(reason: reason)
         }
     }
 
@@ -432,20 +393,16 @@ public final class Connection: @unchecked Sendable {
 
     /// Ends the connection at once. Safe to call more than once.
     func teardown(reason: String) {
-        guard !isTornDown else { return }
-        isTornDown = true
+        guard !isClosed else { return }
+        let delegate = phase.delegate
+        phase = .closed
         server.log(.debug, "connection \(id) closed: \(reason)")
         loop.unregister(self)
         for g in groups { g.removeOnLoop(self) }
         groups = []
         outbound.removeAll()
-        wire.removeAll()
         tls = nil
-        http = nil
-        ws = nil
-        let d = delegate
-        delegate = nil
-        d?.webSocketDidClose(self)
+        delegate?.webSocketDidClose(self)
         loop.poller.remove(fd)
         Glibc.close(fd)
         server.connectionClosed(on: loop)
@@ -455,6 +412,6 @@ public final class Connection: @unchecked Sendable {
 extension Connection: PollHandler {
     func pollReady(readable: Bool, writable: Bool) {
         if readable { self.readable() }
-        if writable && !isTornDown { flushOutbound() }
+        if writable && !isClosed { flushOutbound() }
     }
 }

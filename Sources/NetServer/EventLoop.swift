@@ -107,14 +107,13 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     func unregister(_ c: Connection) {
-        let i = c.loopSlot
-        guard i >= 0, i < connections.count, connections[i] === c else { return }
+        guard let i = c.loopSlot, i < connections.count, connections[i] === c else { return }
         let last = connections.removeLast()
         if i < connections.count {
             connections[i] = last
             last.loopSlot = i
         }
-        c.loopSlot = -1
+        c.loopSlot = nil
         stats.closed += 1
     }
 

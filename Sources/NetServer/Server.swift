@@ -32,6 +32,13 @@ public struct ServerConfiguration: Sendable {
     /// reloaded in place (SIGHUP) without touching open connections.
     public var tls: TLSServerContext?
     public var tlsHandshakeTimeoutMs: Int64 = 10_000
+    /// TLS only: the text of the 400 answered, unencrypted, to a client that speaks plain HTTP
+    /// to the TLS port (someone typed http://), in words a browser shows.
+    public var plainHTTPOnTLSMessage = "This server speaks only https: use https:// in the address."
+    /// Sent as `Content-Security-Policy` on every response that does not set its own; nil sends
+    /// none. The default suits pages that load everything from their own origin; an application
+    /// whose pages need more (WebSockets, data: images) supplies its own.
+    public var contentSecurityPolicy: String? = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     public var logger = Logger(label: "classctl.net")
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
     /// (`Connection.clientAddress(for:)`); empty: the socket's peer is the client.
@@ -167,7 +174,7 @@ public final class Server: @unchecked Sendable {
     /// drain until `timeout`, then drop whatever is left. Blocks until done.
     /// WebSockets are closed with `closeCode` (1001 going away; 1012 when the server restarts
     /// and phones should come back).
-    public func shutdown(timeout: Double = 3, closeCode: UInt16 = 1001, reason: String = "server shutting down") {
+    public func shutdown(timeout: Double = 3, closeCode: UInt16 = WebSocketCloseCode.goingAway, reason: String = "server shutting down") {
         guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
         for acceptor in acceptors {
             acceptor.loop.queue.sync { acceptor.stop() }
@@ -176,7 +183,11 @@ public final class Server: @unchecked Sendable {
         for loop in loops {
             loop.queue.sync {
                 for c in loop.connections {
-                    if c.isWebSocket { c.closeOnLoop(code: closeCode, reason: reason) } else { c.closeOnLoop(code: 1000, reason: "") }
+                    if c.isWebSocket {
+                        c.closeOnLoop(code: closeCode, reason: reason)
+                    } else {
+                        c.closeOnLoop(code: WebSocketCloseCode.normal, reason: "")
+                    }
                 }
             }
         }
@@ -200,8 +211,8 @@ public final class Server: @unchecked Sendable {
         let h = response.headers
         if !h.contains("X-Content-Type-Options") { response.headers.add("X-Content-Type-Options", "nosniff") }
         if !h.contains("Referrer-Policy") { response.headers.add("Referrer-Policy", "no-referrer") }
-        if !h.contains("Content-Security-Policy") {
-            response.headers.add("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+        if let policy = configuration.contentSecurityPolicy, !h.contains("Content-Security-Policy") {
+            response.headers.add("Content-Security-Policy", policy)
         }
         return response
     }
@@ -214,10 +225,10 @@ public final class Server: @unchecked Sendable {
             return .text(501, "this server does not support the method \(request.method)")
         }
         if request.path == "/healthz" {
-            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed() }
+            guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: "GET, HEAD") }
             return .text(200, "ok")
         }
-        guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed() }
+        guard request.method == "GET" || request.method == "HEAD" else { return .methodNotAllowed(allow: "GET, HEAD") }
         if let files = staticFiles, let r = files.respond(to: request) { return r }
         return .text(404, "not found")
     }
@@ -228,11 +239,6 @@ public final class Server: @unchecked Sendable {
         var r = request
         r.target = file
         return staticFiles?.respond(to: r)
-    }
-
-    private func methodNotAllowed() -> HTTPResponse {
-        var h = HTTPHeaders(); h.add("Allow", "GET, HEAD")
-        return .text(405, "method not allowed", headers: h)
     }
 
     func log(_ level: Logger.Level, _ message: @autoclosure () -> String) {

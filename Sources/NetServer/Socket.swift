@@ -107,8 +107,8 @@ enum Socket {
     }
 }
 
-/// Monotonic milliseconds, for timeouts (never goes backwards, unlike wall time).
-@inline(__always) func monotonicMillis() -> Int64 {
+/// Monotonic milliseconds, for timeouts and rates (never goes backwards, unlike wall time).
+@inline(__always) public func monotonicMillis() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000

@@ -17,6 +17,10 @@ public enum WebSocketCloseCode {
     public static let policyViolation: UInt16 = 1008
     public static let messageTooBig: UInt16 = 1009
     public static let internalError: UInt16 = 1011
+    /// The server restarts: come back (a deploy; the class resumes).
+    public static let serviceRestart: UInt16 = 1012
+    /// Overloaded (a studio server past its phone limit): try again later.
+    public static let tryAgainLater: UInt16 = 1013
 
     /// Whether a peer may send this code in a close frame. 1004-1006 and 1015 are reserved or
     /// local-only; 1012-1014 are registered with IANA (restart, try again later, bad gateway);

@@ -114,7 +114,7 @@ struct Hosting {
             DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(graceSeconds)) {
                 guard !ended.exchange(true, ordering: .relaxed) else { return }
                 suspend(signal)
-                server.shutdown(timeout: 2, closeCode: 1012, reason: "server restarting")
+                server.shutdown(timeout: 2, closeCode: WebSocketCloseCode.serviceRestart, reason: "server restarting")
                 redirect?.shutdown(timeout: 1)
                 Foundation.exit(0)
             }

@@ -218,6 +218,7 @@ enum HTTPSRedirect {
         config.port = port
         config.loopCount = 1
         config.logger = Logger(label: "classctl.redirect")
+        config.contentSecurityPolicy = ClassServer.contentSecurityPolicy
         config.responder = { request, _ in
             let hostHeader = request.headers["Host"] ?? "localhost"
             let bareHost = hostHeader.hasPrefix("[") ? String(hostHeader.prefix { $0 != "]" }) + "]" : String(hostHeader.split(separator: ":").first ?? "localhost")

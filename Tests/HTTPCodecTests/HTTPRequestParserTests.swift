@@ -396,3 +396,10 @@ func chunkingNeverChangesTheOutcome(_ text: String, _ maxHeaderBytes: Int, _ exp
     default: Issue.record("no result")
     }
 }
+
+@Test func methodNotAllowedNamesTheAllowedMethods() {
+    let r = HTTPResponse.methodNotAllowed(allow: "GET, HEAD")
+    #expect(r.status == 405)
+    #expect(r.headers["Allow"] == "GET, HEAD")
+    #expect(String(decoding: r.serialize(), as: UTF8.self).hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
+}

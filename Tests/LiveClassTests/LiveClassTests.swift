@@ -270,6 +270,9 @@ struct LiveClassTests {
         try c.send("GET /api/classes/TEST HTTP/1.1\r\nHost: x\r\n\r\n")
         let r = try c.readResponse()
         #expect(r.status == 200)
+        // The class pages' policy, supplied by LiveClass: they connect to the class's WebSocket.
+        #expect(r.header("Content-Security-Policy") == ClassServer.contentSecurityPolicy)
+        #expect(r.header("Content-Security-Policy")?.contains("connect-src 'self' ws: wss:") == true)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
         #expect((obj["state"] as? [String: Any])?["status"] as? String == "idle")
         try c.send("GET /api/classes/NOPE HTTP/1.1\r\nHost: x\r\n\r\n")

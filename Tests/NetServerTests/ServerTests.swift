@@ -62,6 +62,19 @@ struct HTTPServerTests {
         #expect(r.header("Referrer-Policy") == "no-referrer")
     }
 
+    @Test func contentSecurityPolicyIsConfigured() throws {
+        let (server, _) = try makeServer { $0.contentSecurityPolicy = "default-src 'none'" }
+        defer { server.shutdown() }
+        let c = try TestClient(port: server.port)
+        try c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try c.readResponse().header("Content-Security-Policy") == "default-src 'none'")
+        let (quiet, _) = try makeServer { $0.contentSecurityPolicy = nil }
+        defer { quiet.shutdown() }
+        let d = try TestClient(port: quiet.port)
+        try d.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try d.readResponse().header("Content-Security-Policy") == nil)
+    }
+
     @Test func ipv6Loopback() throws {
         let (server, _) = try makeServer { $0.host = "::1" }
         defer { server.shutdown() }
