@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layering (see docs/architecture.md):
-//   codecs (no I/O)      HTTPCodec, WebSocketCodec (+ CZlib for permessage-deflate)
+//   codecs (no I/O)      HTTPCodec, WebSocketCodec (+ CZlib for permessage-deflate), RESPCodec (Redis)
 //   transport            NetServer (sockets, Dispatch event loops, connections, static files, broadcast)
 //   class domain         ClassPlan (plan files, validation), ClassEngine (state machine, recording)
 //   live server          LiveClass (WebSocket protocol joining NetServer and ClassEngine)
@@ -30,6 +30,8 @@ let package = Package(
         // Pure codecs: bytes in, values or errors out. No sockets, no Dispatch.
         .target(name: "HTTPCodec"),
         .target(name: "WebSocketCodec", dependencies: ["HTTPCodec", "CZlib"]),
+        // RESP2 replies, requests, redis:// URLs.
+        .target(name: "RESPCodec"),
 
         // Transport: sockets, epoll pollers run on Dispatch queues, connections, static files, broadcast.
         .target(name: "NetServer", dependencies: [
@@ -79,6 +81,7 @@ let package = Package(
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
         .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib", "NetServer", "TLS"]),
+        .testTarget(name: "RESPCodecTests", dependencies: ["RESPCodec"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )
