@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layering (see docs/architecture.md):
 //   codecs (no I/O)      HTTPCodec, WebSocketCodec (+ CZlib for permessage-deflate), RESPCodec (Redis)
-//   transport            NetServer (sockets, Dispatch event loops, connections, static files, broadcast)
+//   transport            NetServer (sockets, Dispatch event loops, connections, static files, broadcast),
+//                        RedisClient (Redis commands and pub/sub on a NetServer loop)
 //   class domain         ClassPlan (plan files, validation), ClassEngine (state machine, recording)
 //   live server          LiveClass (WebSocket protocol joining NetServer and ClassEngine)
 //   executables          classctl, ws-echo, classbench
@@ -38,6 +39,9 @@ let package = Package(
             "HTTPCodec", "WebSocketCodec", "CZlib", "CEpoll", "TLS",
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // Redis client on a NetServer loop: pipelined commands, pub/sub, reconnects, timeouts.
+        .target(name: "RedisClient", dependencies: ["NetServer", "RESPCodec"]),
 
         // TLS over system OpenSSL: byte-driven sessions (memory BIOs), certificate loading, local CA.
         .target(name: "TLS", dependencies: ["COpenSSL"]),
@@ -82,6 +86,7 @@ let package = Package(
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
         .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib", "NetServer", "TLS"]),
         .testTarget(name: "RESPCodecTests", dependencies: ["RESPCodec"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "RESPCodec", "NetServer"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )
