@@ -282,8 +282,10 @@ public final class RedisSubscriber: @unchecked Sendable {
         }
         if !deferred.isEmpty {
             var kept: [Deferred] = []
+            // Connected but not confirmed: the SUBSCRIBE went out and got no answer.
+            let error: RedisError = link?.isReady == true ? .timedOut(ms: configuration.commandTimeoutMs) : .notConnected(lastFailure)
             for d in deferred {
-                if d.deadline <= now { complete(d.completion, .failure(.notConnected(lastFailure))) } else { kept.append(d) }
+                if d.deadline <= now { complete(d.completion, .failure(error)) } else { kept.append(d) }
             }
             deferred = kept
         }

@@ -213,11 +213,32 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         let pings = stats.split(separator: "\r\n").first { $0.hasPrefix("cmdstat_ping:") }
         #expect(pings != nil, "\(stats)")
         #expect(!h.subscriberEvents.all.contains { if case .disconnected = $0 { return true } else { return false } })
-        // And before any subscription a PING is answered with +PONG, which is fine too.
-        let idle = RedisSubscriber(configuration: config, loop: h.loop, callbackQueue: h.callbacks) { _ in }
+        // Before any subscription a PING is answered with +PONG, which is fine too.
+        let idleEvents = Recorder<RedisSubscriberEvent>()
+        let idle = RedisSubscriber(configuration: config, loop: h.loop, callbackQueue: h.callbacks) { idleEvents.append($0) }
         idle.start()
-        try await Task.sleep(nanoseconds: 200_000_000)
+        try await Task.sleep(nanoseconds: 300_000_000)
         idle.close()
+        #expect(idleEvents.all == [.ready(afterReconnect: false)])
+    }
+
+    @Test func aSubscriberOnASilentServerNoticesAndReconnects() async throws {
+        let (fd, port) = try listeningSocket()
+        defer { close(fd) }
+        let h = Harness()
+        var config = try testConfiguration("redis://127.0.0.1:\(port)", commandTimeoutMs: 300)
+        config.subscriberPingIntervalMs = 50
+        // No subscription: the PING goes unanswered.
+        let pinging = h.subscriber(config)
+        #expect(await eventually { h.subscriberEvents.all.contains(.disconnected(.timedOut(ms: 300))) })
+        pinging.close()
+        // A subscription that is never confirmed fails at its timeout (and stays wanted).
+        let sub = h.subscriber(config)
+        let (error, seconds): (RedisError?, Double) = await timed {
+            do { try await sub.subscribe(["x"]); return nil } catch { return error as? RedisError }
+        }
+        #expect(error == .timedOut(ms: 300))
+        #expect(seconds >= 0.29 && seconds < 2, "\(seconds) s")
     }
 
     /// The redis-server is killed (SIGKILL) and restarted on the same port.
@@ -241,13 +262,13 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         let lost = await blocked
         let lostAfter = Double(DispatchTime.now().uptimeNanoseconds - killedAt) / 1e9
         guard case .connectionLost = lost else { Issue.record("in-flight command: \(String(describing: lost))"); return }
-        #expect(lostAfter < 1.5)
+        #expect(lostAfter < 2)
 
         // While it is down, a command fails within its timeout, never hangs; it never ran.
         let (down, downAfter) = await timed { await failure { try await redis.send(["SET", "k", "v"], timeoutMs: 400) } }
         guard case .notConnected(let why) = down else { Issue.record("while down: \(String(describing: down))"); return }
         #expect(why.contains("Connection refused") || why.contains("closed"), "\(why)")
-        #expect(downAfter >= 0.35 && downAfter < 1.2, "\(downAfter) s")
+        #expect(downAfter >= 0.35 && downAfter < 2, "\(downAfter) s")
         // A subscription asked for while down waits for the reconnect.
         let laterSubscribed = Recorder<Bool>()
         sub.subscribe(["class:2"]) { laterSubscribed.append((try? $0.get()) != nil) }
@@ -285,7 +306,8 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
     @Test(needsRedis) func timeFromTheServer() async throws {
         let server = try RedisServerProcess()
         let h = Harness()
-        let redis = h.connection(try testConfiguration(server.url))
+        // By name: resolved off the loop.
+        let redis = h.connection(try testConfiguration("redis://localhost:\(server.port)"))
         let t = try await redis.time()
         #expect(abs(t.milliseconds - wallClockMillis()) < 2_000)
         #expect((0...999_999).contains(t.microseconds))
@@ -315,7 +337,7 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         let redis = h.connection(try testConfiguration("redis://127.0.0.1:\(port)", commandTimeoutMs: 300))
         let (error, seconds) = await timed { await failure { try await redis.send(["PING"]) } }
         #expect(error == .timedOut(ms: 300))
-        #expect(seconds >= 0.29 && seconds < 1.0, "\(seconds) s")
+        #expect(seconds >= 0.29 && seconds < 2, "\(seconds) s")
         // The connection was reset and made again; the next command times out the same way.
         let (again, _) = await timed { await failure { try await redis.send(["GET", "k"], timeoutMs: 200) } }
         #expect(again == .timedOut(ms: 200))
@@ -331,7 +353,7 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         let redis = h.connection(config)
         let (error, seconds) = await timed { await failure { try await redis.send(["PING"]) } }
         #expect(error == .notConnected("no reply to AUTH within 200 ms"))
-        #expect(seconds >= 0.65 && seconds < 1.5, "\(seconds) s")
+        #expect(seconds >= 0.65 && seconds < 2.5, "\(seconds) s")
         #expect(h.events.all.first == .connectFailed(.notConnected("no reply to AUTH within 200 ms")))
     }
 
@@ -342,7 +364,7 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         let (error, seconds) = await timed { await failure { try await redis.send(["PING"]) } }
         guard case .notConnected(let why) = error else { Issue.record("\(String(describing: error))"); return }
         #expect(why.contains("Connection refused"), "\(why)")
-        #expect(seconds < 1.0)
+        #expect(seconds < 2)
     }
 
     @Test func aServerSpeakingSomethingElseIsAProtocolError() async throws {
