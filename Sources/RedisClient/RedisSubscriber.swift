@@ -42,12 +42,14 @@ public final class RedisSubscriber: @unchecked Sendable {
         let names: [String]
         var remaining: Int
         let deadline: UInt64
+        let timeoutMs: Int
         let completion: RedisSubscribeCompletion?
     }
 
     /// A subscribe that waits for the next connection's resubscription.
     private struct Deferred {
         let deadline: UInt64
+        let timeoutMs: Int
         let completion: RedisSubscribeCompletion
     }
 
@@ -115,29 +117,30 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     /// Subscribes to channels; `completion` runs once the server confirmed all of them (after
     /// a reconnect if need be), or fails at the command timeout. They stay wanted either way
-    /// until unsubscribed (unless the server refused them: NOPERM).
-    public func subscribe(_ channels: [String], completion: RedisSubscribeCompletion? = nil) {
-        change(.subscribe, channels, completion)
+    /// until unsubscribed (unless the server refused them: NOPERM). `timeoutMs` overrides the
+    /// configuration's command timeout for this completion.
+    public func subscribe(_ channels: [String], timeoutMs: Int? = nil, completion: RedisSubscribeCompletion? = nil) {
+        change(.subscribe, channels, timeoutMs, completion)
     }
 
     /// Unsubscribes; no message of these channels is delivered after this call returns to
     /// the loop, whatever the server still sends.
     public func unsubscribe(_ channels: [String], completion: RedisSubscribeCompletion? = nil) {
-        change(.unsubscribe, channels, completion)
+        change(.unsubscribe, channels, nil, completion)
     }
 
     /// Subscribes to glob patterns (`class:*`): `.patternMessage` events.
-    public func psubscribe(_ patterns: [String], completion: RedisSubscribeCompletion? = nil) {
-        change(.psubscribe, patterns, completion)
+    public func psubscribe(_ patterns: [String], timeoutMs: Int? = nil, completion: RedisSubscribeCompletion? = nil) {
+        change(.psubscribe, patterns, timeoutMs, completion)
     }
 
     public func punsubscribe(_ patterns: [String], completion: RedisSubscribeCompletion? = nil) {
-        change(.punsubscribe, patterns, completion)
+        change(.punsubscribe, patterns, nil, completion)
     }
 
-    public func subscribe(_ channels: [String]) async throws {
+    public func subscribe(_ channels: [String], timeoutMs: Int? = nil) async throws {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            subscribe(channels) { c.resume(with: $0) }
+            subscribe(channels, timeoutMs: timeoutMs) { c.resume(with: $0) }
         }
     }
 
@@ -147,14 +150,15 @@ public final class RedisSubscriber: @unchecked Sendable {
         }
     }
 
-    public func psubscribe(_ patterns: [String]) async throws {
+    public func psubscribe(_ patterns: [String], timeoutMs: Int? = nil) async throws {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            psubscribe(patterns) { c.resume(with: $0) }
+            psubscribe(patterns, timeoutMs: timeoutMs) { c.resume(with: $0) }
         }
     }
 
-    private func change(_ kind: Kind, _ names: [String], _ completion: RedisSubscribeCompletion?) {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(configuration.commandTimeoutMs) * 1_000_000
+    private func change(_ kind: Kind, _ names: [String], _ timeoutMs: Int?, _ completion: RedisSubscribeCompletion?) {
+        let ms = max(1, timeoutMs ?? configuration.commandTimeoutMs)
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(ms) * 1_000_000
         loop.execute { [self] in
             if closed {
                 if let completion { complete(completion, .failure(.closed)) }
@@ -173,11 +177,11 @@ public final class RedisSubscriber: @unchecked Sendable {
             }
             let adding = kind == .subscribe || kind == .psubscribe
             if let link, link.isReady, !send.isEmpty {
-                sendRequest(Request(kind: kind, names: send, remaining: send.count, deadline: deadline, completion: completion), on: link)
+                sendRequest(Request(kind: kind, names: send, remaining: send.count, deadline: deadline, timeoutMs: ms, completion: completion), on: link)
             } else if let completion {
                 if adding && !live {
                     // Confirmed when the next connection has resubscribed everything.
-                    deferred.append(Deferred(deadline: deadline, completion: completion))
+                    deferred.append(Deferred(deadline: deadline, timeoutMs: ms, completion: completion))
                 } else {
                     // Already subscribed (or not), or no connection to unsubscribe on.
                     complete(completion, .success(()))
@@ -216,16 +220,17 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     /// Resubscribes everything on a fresh link; `.ready` follows the confirmations.
     private func resubscribe(on l: RESPLink) {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(configuration.commandTimeoutMs) * 1_000_000
+        let ms = configuration.commandTimeoutMs
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(ms) * 1_000_000
         resubscribing = 0
         if !channels.isEmpty {
             let names = channels.sorted()
-            sendRequest(Request(kind: .subscribe, names: names, remaining: names.count, deadline: deadline, completion: nil), on: l)
+            sendRequest(Request(kind: .subscribe, names: names, remaining: names.count, deadline: deadline, timeoutMs: ms, completion: nil), on: l)
             resubscribing += 1
         }
         if !patterns.isEmpty {
             let names = patterns.sorted()
-            sendRequest(Request(kind: .psubscribe, names: names, remaining: names.count, deadline: deadline, completion: nil), on: l)
+            sendRequest(Request(kind: .psubscribe, names: names, remaining: names.count, deadline: deadline, timeoutMs: ms, completion: nil), on: l)
             resubscribing += 1
         }
         if resubscribing == 0 { becomeLive() }
@@ -253,9 +258,9 @@ public final class RedisSubscriber: @unchecked Sendable {
             switch r.kind {
             case .subscribe, .psubscribe:
                 if let now, r.deadline <= now {
-                    complete(c, .failure(.timedOut(ms: configuration.commandTimeoutMs)))
+                    complete(c, .failure(.timedOut(ms: r.timeoutMs)))
                 } else {
-                    deferred.append(Deferred(deadline: r.deadline, completion: c))
+                    deferred.append(Deferred(deadline: r.deadline, timeoutMs: r.timeoutMs, completion: c))
                 }
             case .unsubscribe, .punsubscribe, .ping:
                 complete(c, .success(()))
@@ -277,22 +282,26 @@ public final class RedisSubscriber: @unchecked Sendable {
     private func tick() {
         guard !closed else { return }
         let now = DispatchTime.now().uptimeNanoseconds
-        if link != nil, requests.contains(where: { $0.deadline <= now }) {
-            linkLost(.timedOut(ms: configuration.commandTimeoutMs), timedOutBefore: now)
+        if link != nil, let late = requests.first(where: { $0.deadline <= now }) {
+            linkLost(.timedOut(ms: late.timeoutMs), timedOutBefore: now)
         }
         if !deferred.isEmpty {
             var kept: [Deferred] = []
             // Connected but not confirmed: the SUBSCRIBE went out and got no answer.
-            let error: RedisError = link?.isReady == true ? .timedOut(ms: configuration.commandTimeoutMs) : .notConnected(lastFailure)
+            let sent = link?.isReady == true
             for d in deferred {
-                if d.deadline <= now { complete(d.completion, .failure(error)) } else { kept.append(d) }
+                if d.deadline <= now {
+                    complete(d.completion, .failure(sent ? .timedOut(ms: d.timeoutMs) : .notConnected(lastFailure)))
+                } else {
+                    kept.append(d)
+                }
             }
             deferred = kept
         }
         if live, let link, requests.isEmpty, now >= nextPingAt {
             nextPingAt = now + UInt64(configuration.subscriberPingIntervalMs) * 1_000_000
-            sendRequest(Request(kind: .ping, names: [], remaining: 1,
-                                deadline: now + UInt64(configuration.commandTimeoutMs) * 1_000_000, completion: nil), on: link)
+            sendRequest(Request(kind: .ping, names: [], remaining: 1, deadline: now + UInt64(configuration.commandTimeoutMs) * 1_000_000,
+                                timeoutMs: configuration.commandTimeoutMs, completion: nil), on: link)
         }
         flushOutbox()
     }

@@ -180,11 +180,28 @@ func eventually(_ seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
     return condition()
 }
 
-/// Seconds `body` took.
-func timed<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
+/// Sends and waits for the completion. The seconds are taken when the completion runs (on the
+/// callback queue), so time the test's own task spends waiting for a thread of Swift
+/// Testing's pool (which other suites can keep busy) does not count.
+func measured(_ c: RedisConnection, _ arguments: [String], timeoutMs: Int? = nil) async -> (error: RedisError?, seconds: Double) {
     let start = DispatchTime.now().uptimeNanoseconds
-    let r = try await body()
-    return (r, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    return await withCheckedContinuation { continuation in
+        c.send(arguments, timeoutMs: timeoutMs) { result in
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if case .failure(let e) = result { continuation.resume(returning: (e, seconds)) } else { continuation.resume(returning: (nil, seconds)) }
+        }
+    }
+}
+
+/// The same for a subscription.
+func measured(_ s: RedisSubscriber, subscribe channels: [String], timeoutMs: Int? = nil) async -> (error: RedisError?, seconds: Double) {
+    let start = DispatchTime.now().uptimeNanoseconds
+    return await withCheckedContinuation { continuation in
+        s.subscribe(channels, timeoutMs: timeoutMs) { result in
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if case .failure(let e) = result { continuation.resume(returning: (e, seconds)) } else { continuation.resume(returning: (nil, seconds)) }
+        }
+    }
 }
 
 /// The error a command failed with (nil when it succeeded).

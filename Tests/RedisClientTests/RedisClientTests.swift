@@ -152,7 +152,7 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
 
         // Wrong password: fails at once with the server's words, not at the timeout.
         let wrong = h.connection(try testConfiguration("redis://:nope@127.0.0.1:\(port)", commandTimeoutMs: 5_000))
-        let (error, seconds) = await timed { await failure { try await wrong.send(["PING"]) } }
+        let (error, seconds) = await measured(wrong, ["PING"])
         #expect(error == .handshakeFailed("AUTH: WRONGPASS invalid username-password pair or user is disabled."))
         #expect(seconds < 2)
         // No password: the server says so per command.
@@ -234,9 +234,7 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         pinging.close()
         // A subscription that is never confirmed fails at its timeout (and stays wanted).
         let sub = h.subscriber(config)
-        let (error, seconds): (RedisError?, Double) = await timed {
-            do { try await sub.subscribe(["x"]); return nil } catch { return error as? RedisError }
-        }
+        let (error, seconds) = await measured(sub, subscribe: ["x"])
         #expect(error == .timedOut(ms: 300))
         #expect(seconds >= 0.29 && seconds < 2, "\(seconds) s")
     }
@@ -255,31 +253,43 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         #expect(await eventually { h.messages() == ["class:1=before"] })
 
         // A command in flight when the server dies fails promptly (it may have run).
-        async let blocked = failure { try await redis.send(["BLPOP", "empty", "10"], timeoutMs: 15_000) }
-        try await Task.sleep(nanoseconds: 100_000_000)
+        let blocked = Recorder<(error: RedisError?, at: UInt64)>()
+        redis.send(["BLPOP", "empty", "10"], timeoutMs: 15_000) { result in
+            var error: RedisError?
+            if case .failure(let e) = result { error = e }
+            blocked.append((error, DispatchTime.now().uptimeNanoseconds))
+        }
+        let watcher = h.connection(try testConfiguration(server.url), recordEvents: false)
+        var blockedOnServer = false
+        for _ in 0..<200 where !blockedOnServer {
+            blockedOnServer = (try await watcher.send(["INFO", "clients"]).string ?? "").contains("blocked_clients:1")
+            if !blockedOnServer { try await Task.sleep(nanoseconds: 10_000_000) }
+        }
+        #expect(blockedOnServer)
         let killedAt = DispatchTime.now().uptimeNanoseconds
         server.kill()
-        let lost = await blocked
-        let lostAfter = Double(DispatchTime.now().uptimeNanoseconds - killedAt) / 1e9
+        #expect(await eventually(10) { blocked.count == 1 })
+        let lost = blocked.all.first?.error
+        let lostAfter = Double((blocked.all.first?.at ?? killedAt) - killedAt) / 1e9
         guard case .connectionLost = lost else { Issue.record("in-flight command: \(String(describing: lost))"); return }
         #expect(lostAfter < 2)
 
         // While it is down, a command fails within its timeout, never hangs; it never ran.
-        let (down, downAfter) = await timed { await failure { try await redis.send(["SET", "k", "v"], timeoutMs: 400) } }
+        let (down, downAfter) = await measured(redis, ["SET", "k", "v"], timeoutMs: 400)
         guard case .notConnected(let why) = down else { Issue.record("while down: \(String(describing: down))"); return }
         #expect(why.contains("Connection refused") || why.contains("closed"), "\(why)")
         #expect(downAfter >= 0.35 && downAfter < 2, "\(downAfter) s")
         // A subscription asked for while down waits for the reconnect.
         let laterSubscribed = Recorder<Bool>()
-        sub.subscribe(["class:2"]) { laterSubscribed.append((try? $0.get()) != nil) }
+        sub.subscribe(["class:2"], timeoutMs: 30_000) { laterSubscribed.append((try? $0.get()) != nil) }
 
         try await Task.sleep(nanoseconds: 300_000_000)
         let restartedAt = DispatchTime.now().uptimeNanoseconds
         try server.start()
-        let readyAgain = await eventually(5) { h.subscriberEvents.all.contains(.ready(afterReconnect: true)) }
+        let readyAgain = await eventually(10) { h.subscriberEvents.all.contains(.ready(afterReconnect: true)) }
         #expect(readyAgain)
         let resubscribeMs = Double(DispatchTime.now().uptimeNanoseconds - restartedAt) / 1e6
-        #expect(await eventually(5) { h.events.all.filter { $0 == .connected }.count == 2 })
+        #expect(await eventually(10) { h.events.all.filter { $0 == .connected }.count == 2 })
         #expect(laterSubscribed.all == [true])
 
         // Commands work again, and every subscription came back.
@@ -335,11 +345,11 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         defer { close(fd) }
         let h = Harness()
         let redis = h.connection(try testConfiguration("redis://127.0.0.1:\(port)", commandTimeoutMs: 300))
-        let (error, seconds) = await timed { await failure { try await redis.send(["PING"]) } }
+        let (error, seconds) = await measured(redis, ["PING"])
         #expect(error == .timedOut(ms: 300))
         #expect(seconds >= 0.29 && seconds < 2, "\(seconds) s")
         // The connection was reset and made again; the next command times out the same way.
-        let (again, _) = await timed { await failure { try await redis.send(["GET", "k"], timeoutMs: 200) } }
+        let (again, _) = await measured(redis, ["GET", "k"], timeoutMs: 200)
         #expect(again == .timedOut(ms: 200))
         #expect(h.events.all.contains(.disconnected(.timedOut(ms: 300))))
     }
@@ -351,7 +361,7 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         var config = try testConfiguration("redis://:pw@127.0.0.1:\(port)/1", commandTimeoutMs: 700)
         config.connectTimeoutMs = 200
         let redis = h.connection(config)
-        let (error, seconds) = await timed { await failure { try await redis.send(["PING"]) } }
+        let (error, seconds) = await measured(redis, ["PING"])
         #expect(error == .notConnected("no reply to AUTH within 200 ms"))
         #expect(seconds >= 0.65 && seconds < 2.5, "\(seconds) s")
         #expect(h.events.all.first == .connectFailed(.notConnected("no reply to AUTH within 200 ms")))
@@ -361,7 +371,7 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         let port = try freeLoopbackPort()
         let h = Harness()
         let redis = h.connection(try testConfiguration("redis://127.0.0.1:\(port)", commandTimeoutMs: 250))
-        let (error, seconds) = await timed { await failure { try await redis.send(["PING"]) } }
+        let (error, seconds) = await measured(redis, ["PING"])
         guard case .notConnected(let why) = error else { Issue.record("\(String(describing: error))"); return }
         #expect(why.contains("Connection refused"), "\(why)")
         #expect(seconds < 2)
