@@ -298,7 +298,9 @@ public final class RedisSubscriber: @unchecked Sendable {
             }
             deferred = kept
         }
-        if live, let link, requests.isEmpty, now >= nextPingAt {
+        // Also behind a pending (long-timeout) SUBSCRIBE: its answer comes first, and a dead
+        // link is noticed at the PING's timeout rather than at the SUBSCRIBE's.
+        if live, let link, now >= nextPingAt, !requests.contains(where: { $0.kind == .ping }) {
             nextPingAt = now + UInt64(configuration.subscriberPingIntervalMs) * 1_000_000
             sendRequest(Request(kind: .ping, names: [], remaining: 1, deadline: now + UInt64(configuration.commandTimeoutMs) * 1_000_000,
                                 timeoutMs: configuration.commandTimeoutMs, completion: nil), on: link)
