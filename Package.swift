@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Layering (see docs/architecture.md):
-//   codecs (no I/O)      HTTPCodec, WebSocketCodec (+ CZlib for permessage-deflate)
-//   transport            NetServer (sockets, Dispatch event loops, connections, static files, broadcast)
+//   codecs (no I/O)      HTTPCodec, WebSocketCodec (+ CZlib for permessage-deflate), RESPCodec (Redis)
+//   transport            NetServer (sockets, Dispatch event loops, connections, static files, broadcast),
+//                        RedisClient (Redis commands and pub/sub on a NetServer loop)
 //   class domain         ClassPlan (plan files, validation), ClassEngine (state machine, recording)
 //   live server          LiveClass (WebSocket protocol joining NetServer and ClassEngine)
 //   executables          classctl, ws-echo, classbench
@@ -30,12 +31,17 @@ let package = Package(
         // Pure codecs: bytes in, values or errors out. No sockets, no Dispatch.
         .target(name: "HTTPCodec"),
         .target(name: "WebSocketCodec", dependencies: ["HTTPCodec", "CZlib"]),
+        // RESP2 replies, requests, redis:// URLs.
+        .target(name: "RESPCodec"),
 
         // Transport: sockets, epoll pollers run on Dispatch queues, connections, static files, broadcast.
         .target(name: "NetServer", dependencies: [
             "HTTPCodec", "WebSocketCodec", "CZlib", "CEpoll", "TLS",
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // Redis client on a NetServer loop: pipelined commands, pub/sub, reconnects, timeouts.
+        .target(name: "RedisClient", dependencies: ["NetServer", "RESPCodec"]),
 
         // TLS over system OpenSSL: byte-driven sessions (memory BIOs), certificate loading, local CA.
         .target(name: "TLS", dependencies: ["COpenSSL"]),
@@ -79,6 +85,8 @@ let package = Package(
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
         .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib", "NetServer", "TLS"]),
+        .testTarget(name: "RESPCodecTests", dependencies: ["RESPCodec"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "RESPCodec", "NetServer"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )

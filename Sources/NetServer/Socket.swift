@@ -120,3 +120,74 @@ enum Socket {
     clock_gettime(CLOCK_REALTIME, &ts)
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
+
+// MARK: Outbound connections (clients on a loop, e.g. the Redis client)
+
+/// A resolved address to connect to.
+public struct SocketAddress: Sendable, CustomStringConvertible {
+    /// The `sockaddr` bytes (an `sockaddr_in` or `sockaddr_in6`).
+    let bytes: [UInt8]
+    public let family: Int32
+    /// "127.0.0.1:6379", "[::1]:6379".
+    public let description: String
+}
+
+/// Resolution and non-blocking connect for clients. The caller watches the descriptor with
+/// `EventLoop.watch` and, when a connect is in progress, waits for writability and reads
+/// `pendingError` (the usual EINPROGRESS dance: nothing here blocks but `resolve`).
+public enum ClientSocket {
+    /// The host's TCP addresses, in getaddrinfo's order. Numeric hosts never touch DNS; names
+    /// may (it blocks, so resolve names off the loop).
+    public static func resolve(host: String, port: Int) throws(SocketError) -> [SocketAddress] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV
+        var res: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &res)
+        guard rc == 0, let first = res else {
+            throw SocketError(operation: "resolve \(host): \(String(cString: gai_strerror(rc)))", errno: 0)
+        }
+        defer { freeaddrinfo(res) }
+        var out: [SocketAddress] = []
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            ai = a.pointee.ai_next
+            guard let sa = a.pointee.ai_addr, a.pointee.ai_family == AF_INET || a.pointee.ai_family == AF_INET6 else { continue }
+            let bytes = Array(UnsafeRawBufferPointer(start: sa, count: Int(a.pointee.ai_addrlen)))
+            var storage = sockaddr_storage()
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: sa, count: Int(a.pointee.ai_addrlen))) }
+            let text = Socket.addressText(storage)
+            let shown = a.pointee.ai_family == AF_INET6 ? "[\(text)]:\(port)" : "\(text):\(port)"
+            out.append(SocketAddress(bytes: bytes, family: a.pointee.ai_family, description: shown))
+        }
+        guard !out.isEmpty else { throw SocketError(operation: "resolve \(host): no IPv4 or IPv6 address", errno: 0) }
+        return out
+    }
+
+    /// A non-blocking, close-on-exec TCP socket (TCP_NODELAY) and `connect()`. `inProgress`:
+    /// wait until the socket is writable, then check `pendingError`. Throws when the connect
+    /// fails at once (the socket is closed then).
+    public static func connect(to address: SocketAddress) throws(SocketError) -> (fd: Int32, inProgress: Bool) {
+        _ = Socket.ignoreSIGPIPE
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw SocketError(operation: "socket", errno: errno) }
+        Socket.setNoDelay(fd)
+        let rc = address.bytes.withUnsafeBytes {
+            Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t($0.count))
+        }
+        if rc == 0 { return (fd, false) }
+        let code = errno
+        if code == EINPROGRESS || code == EINTR { return (fd, true) }
+        close(fd)
+        throw SocketError(operation: "connect \(address)", errno: code)
+    }
+
+    /// SO_ERROR of a socket whose connect was in progress: 0 once it is connected.
+    public static func pendingError(_ fd: Int32) -> Int32 {
+        var code: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &len) == 0 else { return errno }
+        return code
+    }
+}

@@ -88,7 +88,7 @@ enum Resumption {
 
     static func saveToken(_ token: String, for recording: URL) {
         let url = tokenFile(for: recording)
-        FileManager.default.createFile(atPath: url.path, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: url.path, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
     }
 
     static func loadToken(for recording: URL) -> String? {
