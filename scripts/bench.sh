@@ -11,11 +11,15 @@
 #   scripts/bench.sh --servers ws-echo --tools classbench --reps 2
 #   scripts/bench.sh --scenarios memory       # only the idle-memory figures
 #   scripts/bench.sh --skip-build --duration 5
+#   scripts/bench.sh --conns 19000 --rates "1 10" --peer uws '/path/to/relay {port}'
 #
 # Servers:   ws-echo   .build/release/ws-echo --port P --broadcast   (this project)
 #            node-ws   Node `ws` relay (needs `apt-get install -y node-ws`; skipped if missing)
+#            classctl  a live class (scenario class: the instructor's announcements)
+#            --peer NAME 'CMD {port}'  any other relay ({port} replaced; phones on ws://127.0.0.1:PORT/ws),
+#                      e.g. a uWebSockets relay built outside this repository
 # Tools:     classbench (this project) and loadgen (../shared/bench/loadgen; skipped if missing)
-# Scenarios: latency    --rate 10 for --duration s, 256-byte messages
+# Scenarios: latency    each --rates broadcasts/s (default 10) for --duration s, 256-byte messages
 #            throughput --rate max --window 4 for --duration s
 #            memory     server RSS growth per idle connection, without and with --deflate
 #
@@ -33,7 +37,7 @@ SCENARIOS="latency throughput memory class"
 CONNS="5000"
 REPS=1
 SIZE=256
-RATE=10
+RATES="10"
 WINDOW=4
 DURATION=10
 SKIP_BUILD=0
@@ -41,8 +45,17 @@ PORT=${PORT_BASE:-9600}
 WS_ECHO_ARGS=${WS_ECHO_ARGS:-"--broadcast"}
 WS_ECHO_PATH=${WS_ECHO_PATH:-/}
 OUT=${OUT:-test-output/bench/$(date -u +%Y%m%d-%H%M%S)}
+PEERS=()
+PEER_CMDS=()
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+
+# peer_cmd NAME -> the command line given with --peer NAME (empty if none)
+peer_cmd() {
+    local i
+    for i in "${!PEERS[@]}"; do [ "${PEERS[$i]}" = "$1" ] && { echo "${PEER_CMDS[$i]}"; return 0; }; done
+    return 1
+}
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -50,6 +63,8 @@ while [ $# -gt 0 ]; do
     --tools) TOOLS=$2; shift 2 ;;
     --scenarios) SCENARIOS=$2; shift 2 ;;
     --conns) CONNS=$2; shift 2 ;;
+    --rates) RATES=$2; shift 2 ;;
+    --peer) PEERS+=("$2"); PEER_CMDS+=("$3"); SERVERS="$SERVERS $2"; shift 3 ;;
     --all-sizes) CONNS="1000 5000 10000"; shift ;;
     --reps) REPS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
@@ -120,7 +135,7 @@ server_available() {
     ws-echo) [ -x "$WS_ECHO" ] ;;
     classctl) [ -x "$CLASSCTL" ] ;;
     node-ws) command -v node >/dev/null && node -e "require('ws')" 2>/dev/null ;;
-    *) return 1 ;;
+    *) peer_cmd "$1" >/dev/null ;;
     esac
 }
 
@@ -155,7 +170,12 @@ start_server() {
         "$CLASSCTL" start --host 127.0.0.1 --port "$port" --code BENCH --token "$BENCH_TOKEN" \
             --record-dir "$OUT/recordings" --fresh --log-level warning >"$logfile" 2>&1 &
         URL="ws://127.0.0.1:$port/ws?class=BENCH" ;;
-    *) log "unknown server $name"; return 1 ;;
+    *)
+        local cmd
+        cmd=$(peer_cmd "$name") || { log "unknown server $name"; return 1; }
+        # shellcheck disable=SC2086
+        ${cmd//\{port\}/$port} >"$logfile" 2>&1 &
+        URL="ws://127.0.0.1:$port/ws" ;;
     esac
     SERVER_PID=$!
     for _ in $(seq 1 100); do
@@ -219,12 +239,14 @@ run_on_fresh_server() {
 
 # Each scenario: (server, conns, rep), once per available tool.
 scenario_latency() {
-    local server=$1 n=$2 rep=$3 tool
+    local server=$1 n=$2 rep=$3 tool rate
     [ "$server" = classctl ] && return 0   # a class relays only the instructor: see scenario_class
-    for tool in $TOOLS; do
-        tool_available "$tool" || continue
-        run_on_fresh_server "$server" "$tool" "$server/n$n/latency/$tool/$rep" "" \
-            --conns "$n" --size "$SIZE" --rate "$RATE" --duration "$DURATION"
+    for rate in $RATES; do
+        for tool in $TOOLS; do
+            tool_available "$tool" || continue
+            run_on_fresh_server "$server" "$tool" "$server/n$n/latency-$rate/$tool/$rep" "" \
+                --conns "$n" --size "$SIZE" --rate "$rate" --duration "$DURATION"
+        done
     done
 }
 
@@ -241,13 +263,15 @@ scenario_throughput() {
 # The live class end to end: the instructor's command (an announcement carrying the marker)
 # to the last phone, at 10 per second. Compare with scenario_latency on ws-echo at the same N.
 scenario_class() {
-    local server=$1 n=$2 rep=$3
+    local server=$1 n=$2 rep=$3 rate
     [ "$server" = classctl ] || return 0
     tool_available classbench || return 0
-    run_on_fresh_server classctl classbench "classctl/n$n/class-announce/classbench/$rep" "" \
-        --conns "$n" --size "$SIZE" --rate "$RATE" --duration "$DURATION" \
-        --pub-hello "{\"type\":\"hello\",\"role\":\"instructor\",\"token\":\"$BENCH_TOKEN\"}" \
-        --pub-template '{"type":"announce","text":"@@{seq}@@{pad}"}'
+    for rate in $RATES; do
+        run_on_fresh_server classctl classbench "classctl/n$n/class-announce-$rate/classbench/$rep" "" \
+            --conns "$n" --size "$SIZE" --rate "$rate" --duration "$DURATION" \
+            --pub-hello "{\"type\":\"hello\",\"role\":\"instructor\",\"token\":\"$BENCH_TOKEN\"}" \
+            --pub-template '{"type":"announce","text":"@@{seq}@@{pad}"}'
+    done
 }
 
 # Idle memory per connection, plain and with permessage-deflate negotiated. The load
@@ -280,14 +304,15 @@ def split(r):
     server, n, scenario, tool, rep = (r["label"].split("/") + [""] * 5)[:5]
     return server, n[1:], scenario, tool, rep
 
-lat = [r for r in ok if split(r)[2] == "latency"]
+lat = [r for r in ok if split(r)[2].startswith("latency") or split(r)[2].startswith("class-announce")]
 if lat:
-    print("\n### Latency: 256 B, 10 broadcasts/s\n")
-    print("| server | tool | N | delivery p50 ms | p99 ms | p99.9 ms | fan-out p50 ms | fan-out p99 ms | lost | dups | server CPU % | machine busy % | load avg | KiB/conn |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n### Latency: 256 B (class: instructor announcements to every phone)\n")
+    print("| server | tool | N | broadcasts/s | delivery p50 ms | p99 ms | p99.9 ms | fan-out p50 ms | fan-out p99 ms | lost | dups | server CPU % | machine busy % | load avg | KiB/conn |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in lat:
-        s, n, _, tool, rep = split(r)
-        print(f"| {s} | {tool} {rep} | {n} | {ms(r['lat_us']['p50'])} | {ms(r['lat_us']['p99'])} | {ms(r['lat_us']['p999'])} "
+        s, n, scenario, tool, rep = split(r)
+        rate = scenario.rsplit("-", 1)[-1]
+        print(f"| {s} | {tool} {rep} | {n} | {rate} | {ms(r['lat_us']['p50'])} | {ms(r['lat_us']['p99'])} | {ms(r['lat_us']['p999'])} "
               f"| {ms(r['fanout_us']['p50'])} | {ms(r['fanout_us']['p99'])} | {r['lost']} | {r['dups']} "
               f"| {pct(r.get('server_cpu_pct'))} | {pct(r.get('system_busy_pct'))} | {r.get('loadavg_start')} | {kib(r)} |")
 thr = [r for r in ok if split(r)[2] == "throughput"]
