@@ -15,6 +15,8 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(chromium chromium-driver curl openssl iproute2)
   # The Redis client's tests start their own redis-server (Debian's, 7.x) on a free loopback port.
   pkgs+=(redis-server)
+  # The cluster tests put a real nginx in front of three nodes (config/cluster/nginx.conf).
+  pkgs+=(nginx)
   # The page modules' unit tests (Tests/web) run on Node's built-in test runner.
   command -v node >/dev/null || pkgs+=(nodejs)
 fi
