@@ -2,15 +2,9 @@ import WebSocketCodec
 
 /// Everything the benchmark needs to know about one run.
 struct BenchConfig: Sendable {
-    func endpoint(for c: BenchConnection) -> Endpoint {
-        c.isPublisher ? publisher : subscribers[c.index % subscribers.count]
-    }
-    var anySecure: Bool { publisher.isSecure || subscribers.contains(where: \.isSecure) }
-
     var subscriberURL: String
     var publisherURL: String
-    /// Subscriber i connects to `subscribers[i % count]` (several: a cluster's nodes).
-    var subscribers: [Endpoint]
+    var subscriber: Endpoint
     var publisher: Endpoint
     var connections: Int
     var template: MessageTemplate

@@ -30,10 +30,10 @@ struct ClassBench: ParsableCommand {
         }
     }
 
-    @Option(help: "Subscriber URL, ws:// or wss://127.0.0.1:PORT/path?query (wss default port 443). Repeat it to spread the subscribers round-robin over several servers (cluster nodes).")
-    var subUrl: [String]
+    @Option(help: "Subscriber URL, ws:// or wss://127.0.0.1:PORT/path?query (wss default port 443).")
+    var subUrl: String
 
-    @Option(help: "Publisher URL (default: the first --sub-url).")
+    @Option(help: "Publisher URL (default: --sub-url).")
     var pubUrl: String?
 
     @Option(help: "Subscriber connections.")
@@ -104,7 +104,6 @@ struct ClassBench: ParsableCommand {
     var allowRemote = false
 
     func validate() throws {
-        guard !subUrl.isEmpty else { throw ValidationError("--sub-url is required (repeat it to spread subscribers over several servers)") }
         guard conns >= 1 else { throw ValidationError("--conns must be at least 1") }
         guard (0...(16 << 20)).contains(size) else { throw ValidationError("--size must be between 0 and 16 MiB") }
         guard window >= 1 else { throw ValidationError("--window must be at least 1") }
@@ -123,21 +122,21 @@ struct ClassBench: ParsableCommand {
     }
 
     func makeConfig() throws -> BenchConfig {
-        let subscribers: [Endpoint]
+        let subscriber: Endpoint
         let publisher: Endpoint
         let template: MessageTemplate
         do {
-            subscribers = try subUrl.map { try Endpoint($0, allowRemote: allowRemote) }
-            publisher = try Endpoint(pubUrl ?? subUrl[0], allowRemote: allowRemote)
+            subscriber = try Endpoint(subUrl, allowRemote: allowRemote)
+            publisher = try Endpoint(pubUrl ?? subUrl, allowRemote: allowRemote)
             template = try MessageTemplate(pubTemplate, size: size)
         } catch {
             throw ValidationError("\(error)")
         }
-        if tlsCA != nil && !subscribers.contains(where: \.isSecure) && !publisher.isSecure {
+        if tlsCA != nil && !subscriber.isSecure && !publisher.isSecure {
             throw ValidationError("--tls-ca needs a wss:// URL")
         }
         return BenchConfig(
-            subscriberURL: subUrl.joined(separator: " "), publisherURL: pubUrl ?? subUrl[0], subscribers: subscribers, publisher: publisher,
+            subscriberURL: subUrl, publisherURL: pubUrl ?? subUrl, subscriber: subscriber, publisher: publisher,
             connections: conns, template: template, rate: rate == "max" ? nil : Double(rate), window: window,
             duration: duration, deflate: deflate, serverPID: serverPid, ramp: ramp, maxPending: maxPending,
             connectTimeout: connectTimeout, settle: settle, drain: drain, broadcastTimeout: bcastTimeout,

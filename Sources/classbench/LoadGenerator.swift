@@ -66,7 +66,7 @@ final class LoadGenerator {
         epoll = try Epoll()
         connections = (0...config.connections).map { BenchConnection(index: $0, isPublisher: $0 == config.connections) }
         wordsPerBroadcast = (config.connections + 63) / 64
-        if config.anySecure {
+        if config.subscriber.isSecure || config.publisher.isSecure {
             tlsContext = try TLSClientContext(caFile: config.tlsCAFile)
             if config.tlsCAFile == nil && !config.quiet {
                 printError("classbench: wss:// without --tls-ca: the server's certificate is not verified")
@@ -154,7 +154,7 @@ final class LoadGenerator {
         let result = BenchResult(
             label: config.label, throughputMode: config.isThroughputMode, rate: config.rate, window: config.window,
             subscriberURL: config.subscriberURL, publisherURL: config.publisherURL,
-            tls: config.anySecure, tlsVerified: tlsContext?.verifies ?? false,
+            tls: config.subscriber.isSecure || config.publisher.isSecure, tlsVerified: tlsContext?.verifies ?? false,
             connections: config.connections, subscribersOpen: subscribersAtLoadStart, counters: counters,
             connectSeconds: connectSeconds, deflateOffered: config.deflate, size: config.template.size,
             duration: config.duration, loadSeconds: Double(timing.loadEndedAt &- timing.startedAt) / 1e9,
@@ -304,7 +304,7 @@ final class LoadGenerator {
         guard fd >= 0 else { throw SystemError("socket (is the open-files limit high enough?)") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = config.endpoint(for: c).socketAddress
+        var address = (c.isPublisher ? config.publisher : config.subscriber).socketAddress
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -376,7 +376,7 @@ final class LoadGenerator {
             disconnect(c, to: .idle, reset: false)
             return
         }
-        let endpoint = config.endpoint(for: c)
+        let endpoint = c.isPublisher ? config.publisher : config.subscriber
         if endpoint.isSecure, let tlsContext {
             do {
                 c.tls = try tlsContext.makeConnection(fd: c.fd, endpoint: endpoint)
@@ -396,7 +396,7 @@ final class LoadGenerator {
                                         acceptValue: webSocketAcceptValue(forKey:))
         c.handshake = handshake
         c.state = .handshaking
-        let endpoint = config.endpoint(for: c)
+        let endpoint = c.isPublisher ? config.publisher : config.subscriber
         write(c, handshake.request(target: endpoint.target, host: endpoint.hostHeader, extraHeaders: config.extraHeaders))
     }
 

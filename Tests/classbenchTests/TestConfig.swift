@@ -8,7 +8,7 @@ func testConfig(url: String, connections: Int, rate: Double?, duration: Double, 
                 serverPID: Int32? = nil, deflate: Bool = false, caFile: String? = nil) throws -> BenchConfig {
     let endpoint = try Endpoint(url, allowRemote: false)
     return BenchConfig(
-        subscriberURL: url, publisherURL: url, subscribers: [endpoint], publisher: endpoint,
+        subscriberURL: url, publisherURL: url, subscriber: endpoint, publisher: endpoint,
         connections: connections, template: try MessageTemplate("@@{seq}@@", size: size), rate: rate, window: 2,
         duration: duration, deflate: deflate, serverPID: serverPID, ramp: 5000, maxPending: 8,
         connectTimeout: endpoint.isSecure ? 20 : 10, settle: 0, drain: 5, broadcastTimeout: 3,
