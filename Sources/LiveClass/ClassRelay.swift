@@ -1,0 +1,172 @@
+// A class's relay on one node of a cluster (docs/cluster.md). Phones on this node connect to
+// it as they would to the class: their clock-sync requests are answered here (ClassSocket, on
+// the socket's loop), everything else goes up to the node that runs the class (`uplink`), and
+// each change the class sends down once (`deliver`) is framed once and fanned out to this
+// node's phones through its broadcast groups. Transport-free: ClassCluster wires it to Redis.
+import Dispatch
+import Foundation
+import NetServer
+import ClassPlan
+import ClassEngine
+
+/// Owned by `queue` (members, owner fence); `view` and `linkBase` are behind their locks.
+public final class ClassRelay: ClassHost, @unchecked Sendable {
+    public let code: String
+    public let plan: ClassPlan
+    public let steps: [Step]
+    /// This node's number (the high bits of its members' ids).
+    public let node: UInt64
+    private let classJSON: String
+    private let queue: DispatchQueue
+    private let everyone: BroadcastGroup
+    /// Everyone but the instructors (presence without names).
+    private let nonInstructors: BroadcastGroup
+    private let uplink: @Sendable (RelayUplink) -> Void
+
+    private struct Local {
+        let connection: Connection
+        let address: String
+        var role: Role = .participant
+        /// The last `hello` the phone sent: said again to a new owner.
+        var hello: [UInt8]?
+        /// An owner welcomed it: a new owner registers it without a second welcome.
+        var welcomed = false
+    }
+    private var members: [UInt64: Local] = [:]
+    private var ownerFence: Int64 = 0
+    private let view: Locked<PublicView>
+    private let linkBase = Locked<@Sendable () -> String>({ "" })
+
+    /// `recording`: the class as stored (its plan and steps, and the state it is in now).
+    public init(recording: Recording, node: UInt64, server: Server, uplink: @escaping @Sendable (RelayUplink) -> Void) {
+        code = recording.classCode
+        plan = recording.plan
+        steps = recording.steps
+        self.node = node
+        self.uplink = uplink
+        classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: steps)
+        queue = DispatchQueue(label: "classctl.relay.\(recording.classCode)")
+        everyone = server.makeBroadcastGroup()
+        nonInstructors = server.makeBroadcastGroup()
+        view = Locked(PublicView(snapshot: Resume.rebuild(recording, now: wallClockMillis()).engine.snapshot))
+    }
+
+    public var title: String { plan.title }
+    public func setLinkBase(_ base: @escaping @Sendable () -> String) { linkBase.withLock { $0 = base } }
+    public func makeSocket(address: String) -> any WebSocketDelegate { ClassSocket(session: self, address: address) }
+    public var publicView: PublicView { view.withLock { $0 } }
+
+    public func snapshotJSON() -> String {
+        let v = publicView
+        var o = JSONObject()
+        o.add("class", raw: classJSON)
+        o.add("state", raw: ServerMessage.state(v.snapshot, serverTime: wallClockMillis(), effectiveAt: nil))
+        o.add("presence", raw: ServerMessage.presence(participants: v.participants, instructors: v.instructors,
+                                                      done: v.done, step: v.snapshot.stepIndex, names: nil))
+        return o.done
+    }
+
+    private func memberID(_ c: Connection) -> UInt64 { MemberID.make(node: node, connection: c.id) }
+
+    // MARK: From the class (any thread)
+
+    public func deliver(_ envelope: RelayEnvelope) {
+        queue.async { [self] in
+            switch envelope {
+            case .broadcast(let audience, let kind, let text):
+                (audience == .everyone ? everyone : nonInstructors).broadcast(text: text, kind: kind)
+                if audience == .everyone, text.starts(with: Self.statePrefix) { noteState(text) }
+            case .member(let id, let kind, let text):
+                guard MemberID.node(of: id) == node, let m = members[MemberID.connection(of: id)] else { return }
+                if text.starts(with: Self.welcomePrefix) { members[m.connection.id]?.welcomed = true }
+                m.connection.send(text: text, kind: kind)
+            case .role(let id, let role):
+                guard MemberID.node(of: id) == node, let m = members[MemberID.connection(of: id)] else { return }
+                members[m.connection.id]?.role = role
+                if role == .instructor { nonInstructors.remove(m.connection) } else if m.role == .instructor { nonInstructors.add(m.connection) }
+                publishView()
+            case .close(let id, let code, let reason):
+                guard MemberID.node(of: id) == node, let m = members[MemberID.connection(of: id)] else { return }
+                m.connection.close(code: code, reason: reason)
+            case .owner(_, let fence):
+                guard fence != ownerFence else { return }
+                ownerFence = fence
+                announceMembers()
+            }
+        }
+    }
+
+    /// This node was away from the class's channel (Redis reconnected): its phones are said
+    /// again to whoever runs the class now, which sends the state again.
+    public func resubscribed() {
+        queue.async { [self] in announceMembers() }
+    }
+
+    /// Every phone here, to a new owner: those welcomed already rejoin, the others join; each
+    /// one's last hello again (names, the instructor's token); then a resync.
+    private func announceMembers() {
+        for (id, m) in members {
+            let member = MemberID.make(node: node, connection: id)
+            uplink(m.welcomed ? .rejoin(member: member, address: m.address) : .join(member: member, address: m.address))
+            if let hello = m.hello { uplink(.message(member: member, raw: hello)) }
+        }
+        uplink(.resync(node: node))
+    }
+
+    private static let statePrefix = Array(#"{"type":"state""#.utf8)
+    private static let welcomePrefix = Array(#"{"type":"welcome""#.utf8)
+
+    /// What HTTP routes show of the class: the state it last sent.
+    private func noteState(_ text: [UInt8]) {
+        guard let o = try? JSONSerialization.jsonObject(with: Data(text)) as? [String: Any] else { return }
+        func int(_ k: String) -> Int64? { (o[k] as? NSNumber)?.int64Value }
+        view.withLock { v in
+            var s = v.snapshot
+            s.seq = Int(int("seq") ?? Int64(s.seq))
+            if let st = o["status"] as? String, let status = EngineStatus(rawValue: st) { s.status = status }
+            s.stepIndex = int("step").map { Int($0) }
+            s.stepStartedAt = int("stepStartedAt")
+            s.stepEndsAt = int("stepEndsAt")
+            s.pausedAt = int("pausedAt")
+            s.classStartedAt = int("classStartedAt")
+            s.finishedAt = int("finishedAt")
+            v.snapshot = s
+        }
+    }
+
+    private func publishView() {
+        var participants = 0, instructors = 0
+        for m in members.values {
+            if m.role == .participant { participants += 1 } else if m.role == .instructor { instructors += 1 }
+        }
+        view.withLock { $0.participants = participants; $0.instructors = instructors }
+    }
+}
+
+extension ClassRelay: ClassSocketTarget {
+    func join(_ c: Connection, address: String) {
+        queue.async { [self] in
+            members[c.id] = Local(connection: c, address: address)
+            everyone.add(c)
+            nonInstructors.add(c)
+            publishView()
+            uplink(.join(member: memberID(c), address: address))
+        }
+    }
+
+    func leave(_ c: Connection) {
+        queue.async { [self] in
+            guard members.removeValue(forKey: c.id) != nil else { return }
+            publishView()
+            uplink(.leave(member: memberID(c)))
+        }
+    }
+
+    func receive(_ message: ClientMessage, raw: [UInt8], from c: Connection) {
+        queue.async { [self] in
+            guard members[c.id] != nil else { return }
+            if case .hello = message { members[c.id]?.hello = raw }
+            uplink(.message(member: memberID(c), raw: raw))
+        }
+    }
+}
