@@ -39,9 +39,15 @@ enum ClusterScripts {
     redis.call('DECR', KEYS[2])
     return 0
     """
-    /// KEYS lease; ARGV value, ttl → 1 renewed, 0 not ours.
+    /// KEYS lease, fence; ARGV value, ttl, fence → 1 renewed, 2 taken back (it lapsed, e.g.
+    /// while Redis was away, and nobody took it since: the fence is still ours), 0 lost.
     static let renew = """
-    if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+    local v = redis.call('GET', KEYS[1])
+    if v == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+    if not v and redis.call('GET', KEYS[2]) == ARGV[3] then
+      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+      return 2
+    end
     return 0
     """
     /// KEYS lease; ARGV value → 1 released, 0 not ours.

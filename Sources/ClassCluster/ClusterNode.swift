@@ -207,8 +207,11 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         guard var entry = entries[code] else { return }
         if let value = entry.lease.leaseValue(node: node) {
             let answer: Bool?
-            switch store.eval(ClusterScripts.renew, keys: [ClusterKeys.lease(code)], [value, String(options.leaseTTLMs)]) {
-            case .success(let r): answer = r.int == 1
+            switch store.eval(ClusterScripts.renew, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
+                              [value, String(options.leaseTTLMs), String(entry.lease.fence ?? 0)]) {
+            case .success(let r):
+                answer = r.int == 1 || r.int == 2
+                if r.int == 2 { logger.notice("cluster: class \(code): its lease lapsed while Redis was away; nobody took it, so this node goes on running it") }
             case .failure: answer = nil
             }
             if entry.lease.renewal(answer) == .stepDown {
@@ -331,8 +334,15 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         guard entries[code] == nil else { return }
         let store = self.store
         let inbound = Array(ClusterKeys.inbound(code).utf8)
-        let relay = ClassRelay(recording: recording, node: node, server: server) { up in
-            store.send([Array("PUBLISH".utf8), inbound, up.encoded()])
+        let relay = ClassRelay(recording: recording, node: node, server: server) { up, completion in
+            guard let completion else {
+                store.send([Array("PUBLISH".utf8), inbound, up.encoded()])
+                return
+            }
+            // PUBLISH answers how many subscribers got it: 0 means no node runs the class now.
+            store.send([Array("PUBLISH".utf8), inbound, up.encoded()]) { result in
+                completion(((try? result.get())?.int ?? 0) > 0)
+            }
         }
         entries[code] = Entry(relay: relay, lease: LeaseTracker(graceChecks: options.graceChecks))
         relays.withLock { $0[code] = relay }

@@ -42,10 +42,14 @@ final class RedisStore: Sendable {
         return box.withLock { $0 } ?? .failure(.timedOut(ms: ms))
     }
 
-    /// Fire and forget (PUBLISH, heartbeats): dropped while Redis is away.
-    func send(_ arguments: [[UInt8]]) {
-        guard isUp else { return }
-        connection.send(bytes: arguments, timeoutMs: timeoutMs) { _ in }
+    /// Without waiting (PUBLISH, heartbeats): dropped while Redis is away (the completion, if
+    /// any, then gets `notConnected` at once, on a global queue).
+    func send(_ arguments: [[UInt8]], completion: RedisCompletion? = nil) {
+        guard isUp else {
+            if let completion { DispatchQueue.global().async { completion(.failure(.notConnected("Redis is not reachable"))) } }
+            return
+        }
+        connection.send(bytes: arguments, timeoutMs: timeoutMs, completion: completion ?? { _ in })
     }
 
     func eval(_ script: String, keys: [String], _ args: [String]) -> Result<RESPValue, RedisError> {

@@ -21,7 +21,9 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
     private let everyone: BroadcastGroup
     /// Everyone but the instructors (presence without names).
     private let nonInstructors: BroadcastGroup
-    private let uplink: @Sendable (RelayUplink) -> Void
+    private let send: Uplink
+    /// Sends a message up; the completion (if any) says whether the class's runner got it.
+    public typealias Uplink = @Sendable (RelayUplink, (@Sendable (Bool) -> Void)?) -> Void
 
     private struct Local {
         let connection: Connection
@@ -38,12 +40,12 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
     private let linkBase = Locked<@Sendable () -> String>({ "" })
 
     /// `recording`: the class as stored (its plan and steps, and the state it is in now).
-    public init(recording: Recording, node: UInt64, server: Server, uplink: @escaping @Sendable (RelayUplink) -> Void) {
+    public init(recording: Recording, node: UInt64, server: Server, uplink: @escaping Uplink) {
         code = recording.classCode
         plan = recording.plan
         steps = recording.steps
         self.node = node
-        self.uplink = uplink
+        self.send = uplink
         classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: steps)
         queue = DispatchQueue(label: "classctl.relay.\(recording.classCode)")
         everyone = server.makeBroadcastGroup()
@@ -67,6 +69,7 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
     }
 
     private func memberID(_ c: Connection) -> UInt64 { MemberID.make(node: node, connection: c.id) }
+    private func uplink(_ up: RelayUplink) { send(up, nil) }
 
     // MARK: From the class (any thread)
 
@@ -166,7 +169,16 @@ extension ClassRelay: ClassSocketTarget {
         queue.async { [self] in
             guard members[c.id] != nil else { return }
             if case .hello = message { members[c.id]?.hello = raw }
-            uplink(.message(member: memberID(c), raw: raw))
+            guard message.requiredRole == .instructor else {
+                uplink(.message(member: memberID(c), raw: raw))
+                return
+            }
+            // An instructor's command that reaches nobody (the class's node is being replaced,
+            // Redis is away) is not made: say so at once rather than leave the console waiting.
+            send(.message(member: memberID(c), raw: raw)) { received in
+                guard !received else { return }
+                c.send(text: ServerMessage.error("not-saved", "The class cannot be reached right now (a server is being replaced, or its store is away), so this was not made. Try again in a moment."))
+            }
         }
     }
 }

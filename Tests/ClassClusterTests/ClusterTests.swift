@@ -126,15 +126,18 @@ private final class StoreHarness: @unchecked Sendable {
         #expect(await eventually { h.store.isUp })
         let lease = ClusterKeys.lease("C1"), fence = ClusterKeys.fence("C1")
         func acquire(_ node: Int, ttl: Int = 300) -> Int64? { try? h.store.eval(ClusterScripts.acquire, keys: [lease, fence], [String(node), String(ttl)]).get().int }
-        func renew(_ value: String) -> Int64? { try? h.store.eval(ClusterScripts.renew, keys: [lease], [value, "300"]).get().int }
+        func renew(_ value: String, fence f: Int = 1) -> Int64? { try? h.store.eval(ClusterScripts.renew, keys: [lease, fence], [value, "300", String(f)]).get().int }
 
         #expect(acquire(1) == 1)
         #expect(acquire(2) == 0)            // held: refused, and the fence did not move
         #expect(renew("1:1") == 1)
         #expect(renew("2:1") == 0)
-        try await Task.sleep(nanoseconds: 450_000_000)   // lapses
-        #expect(renew("1:1") == 0)
+        try await Task.sleep(nanoseconds: 450_000_000)   // lapses, nobody takes it: its owner takes it back
+        #expect(renew("1:1") == 2)
+        #expect(renew("1:1") == 1)
+        try await Task.sleep(nanoseconds: 450_000_000)
         #expect(acquire(2) == 2)            // every takeover a higher fence
+        #expect(renew("1:1") == 0)          // then the old owner's lease is gone for good
         #expect(try h.store.eval(ClusterScripts.release, keys: [lease], ["1:1"]).get().int == 0)   // not node 1's to release
         #expect(try h.store.eval(ClusterScripts.release, keys: [lease], ["2:2"]).get().int == 1)
         #expect(acquire(3) == 3)
