@@ -113,6 +113,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
             throw ClusterError("cannot take a node number from Redis at \(configuration.url)")
         }
         node = (UInt64(number) - 1) % MemberID.maxNode + 1
+        beat()   // before any phone: an owner drops the phones of a node without a heartbeat
         subscriber = RedisSubscriber(configuration: configuration, loop: loop, callbackQueue: events) { [weak self] e in self?.subscriberEvent(e) }
         subscriber.start()
         let subscribed = DispatchSemaphore(value: 0)
@@ -194,13 +195,17 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     private func tick() {
         ticks += 1
         guard store.isUp else { return }
-        store.send([Array("SET".utf8), Array(ClusterKeys.node(node).utf8), Array("1".utf8), Array("PX".utf8),
-                    Array(String(max(5_000, options.leaseTTLMs + 2 * options.tickMs)).utf8)])
+        beat()
         if ticks % 5 == 0 { refresh() }
         let now = wallClockMillis()
         if now - lastClockCheck >= Int64(options.clockCheckEveryMs) { measureClock() }
         for code in entries.keys.sorted() { checkLease(code, now: now) }
         if ticks % 3 == 0 { dropMembersOfDeadNodes() }
+    }
+
+    private func beat() {
+        store.send([Array("SET".utf8), Array(ClusterKeys.node(node).utf8), Array("1".utf8), Array("PX".utf8),
+                    Array(String(max(5_000, options.leaseTTLMs + 2 * options.tickMs)).utf8)])
     }
 
     private func checkLease(_ code: String, now: Int64) {
@@ -504,7 +509,8 @@ final class Owner: Sendable {
         case .rejoin(let m, let address): session.join(RemoteMember(id: m, out: out), address: address, welcome: false)
         case .leave(let m): session.leave(id: m)
         case .message(let m, let raw): session.receive(raw: raw, from: RemoteMember(id: m, out: out))
-        case .resync: session.resync()
+        case .resync(let node, let members):
+            session.resync(present: Set(members), isOfNode: { MemberID.node(of: $0) == node })
         }
     }
 }

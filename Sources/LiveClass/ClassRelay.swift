@@ -113,7 +113,7 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
             uplink(m.welcomed ? .rejoin(member: member, address: m.address) : .join(member: member, address: m.address))
             if let hello = m.hello { uplink(.message(member: member, raw: hello)) }
         }
-        uplink(.resync(node: node))
+        uplink(.resync(node: node, members: members.keys.sorted().map { MemberID.make(node: node, connection: $0) }))
     }
 
     private static let statePrefix = Array(#"{"type":"state""#.utf8)

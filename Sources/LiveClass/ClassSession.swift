@@ -239,10 +239,19 @@ public final class ClassSession: @unchecked Sendable {
         queue.async { [self] in completion(Array(members.keys)) }
     }
 
-    /// Sends the current state to everyone and presence soon (a relay that was away, a new owner).
-    public func resync() {
+    /// Sends the current state to everyone and presence soon (a relay that was away, a new
+    /// owner). With `node`: the members whose ids `isOfNode` and are not in `present` left
+    /// meanwhile (their leaving was lost).
+    public func resync(present: Set<UInt64>? = nil, isOfNode: (@Sendable (UInt64) -> Bool)? = nil) {
         queue.async { [self] in
             guard !detached else { return }
+            if let present, let isOfNode {
+                for id in members.keys where isOfNode(id) && !present.contains(id) {
+                    members[id] = nil
+                    doneOnStep.remove(id)
+                    if stopAlerts[Int64(id)] != nil { stopAlerts[Int64(id)]?.online = false }
+                }
+            }
             stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
             fanout.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable, to: .everyone)
             schedulePresence()

@@ -6,7 +6,7 @@
 // Both are one header line of space-separated ASCII fields, a newline, then the payload as
 // is (a message's JSON text, never re-escaped):
 //   up:    JOIN <member> \n <address>      REJOIN <member> \n <address>     LEAVE <member> \n
-//          MSG <member> \n <json>          RESYNC <node> \n
+//          MSG <member> \n <json>          RESYNC <node> \n <member>,<member>,…
 //   down:  ALL s|o \n <json>               REST s|o \n <json>   (everyone but instructors)
 //          TO <member> s|o \n <json>       ROLE <member> <role> \n
 //          CLOSE <member> <code> \n <reason>          OWNER <node> <fence> \n
@@ -32,8 +32,9 @@ public enum RelayUplink: Equatable, Sendable {
     case leave(member: UInt64)
     /// A phone's message (not `time`, which the relay answers), as the phone sent it.
     case message(member: UInt64, raw: [UInt8])
-    /// A relay that may have missed changes (it was away from Redis): send the state again.
-    case resync(node: UInt64)
+    /// A relay that may have missed changes (it was away from Redis), with every phone it has:
+    /// send the state again, and forget that node's phones not in the list.
+    case resync(node: UInt64, members: [UInt64])
 
     public func encoded() -> [UInt8] {
         switch self {
@@ -41,7 +42,7 @@ public enum RelayUplink: Equatable, Sendable {
         case .rejoin(let m, let a): return Array("REJOIN \(m)\n\(a)".utf8)
         case .leave(let m): return Array("LEAVE \(m)\n".utf8)
         case .message(let m, let raw): return Array("MSG \(m)\n".utf8) + raw
-        case .resync(let n): return Array("RESYNC \(n)\n".utf8)
+        case .resync(let n, let members): return Array("RESYNC \(n)\n\(members.map(String.init).joined(separator: ","))".utf8)
         }
     }
 
@@ -52,7 +53,9 @@ public enum RelayUplink: Equatable, Sendable {
         case "REJOIN": return .rejoin(member: n, address: String(decoding: payload, as: UTF8.self))
         case "LEAVE": return .leave(member: n)
         case "MSG": return .message(member: n, raw: Array(payload))
-        case "RESYNC": return .resync(node: n)
+        case "RESYNC":
+            let list = payload.split(separator: 0x2C).compactMap { UInt64(String(decoding: $0, as: UTF8.self)) }
+            return .resync(node: n, members: list)
         default: return nil
         }
     }

@@ -19,7 +19,7 @@ import LiveClass
         #expect(id < (1 << 53))   // exact in a JavaScript number
         let json = Array(#"{"type":"hello","role":"participant","name":"Ana\nBo"}"#.utf8)
         for up in [RelayUplink.join(member: id, address: "10.0.0.1"), .rejoin(member: id, address: "::1"),
-                   .leave(member: id), .message(member: id, raw: json), .resync(node: 7)] {
+                   .leave(member: id), .message(member: id, raw: json), .resync(node: 7, members: [id, id + 1]), .resync(node: 7, members: [])] {
             #expect(RelayUplink.decode(up.encoded()) == up)
         }
         #expect(RelayUplink.decode(Array("JOIN x\n".utf8)) == nil)

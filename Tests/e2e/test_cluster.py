@@ -125,6 +125,7 @@ def test_the_owner_killed_another_node_takes_the_class_over(tmp_path):
                 await p.close()
             return took
         took = asyncio.run(run())
+        print(f"takeover after kill -9: {took:.1f} s")
         assert took < 8, f"takeover took {took:.1f} s"
 
         # Nothing acknowledged was lost: every command is in the recording, in order.
@@ -209,3 +210,40 @@ def test_redis_away_for_10_s_then_back(tmp_path):
         assert kinds == ["command", "command"], kinds
         r = run_classctl("export", f"{c.redis.url}#{code}")
         assert r.returncode == 0 and 'title: "Long' in r.stdout, r.stdout + r.stderr
+
+
+def test_run_again_then_a_finished_class_leaves_every_node(tmp_path):
+    with Cluster(tmp_path, nodes=2, extra=("--finished-grace", "3")) as c:
+        opened = c.open_class(node=0, plan=PLAN)
+        code, token = opened["code"], opened["token"]
+
+        async def run():
+            phone = Phone(c.nodes[1].url, code, name="Di")
+            await phone.connect()
+            console = Phone(c.nodes[1].url, code, role="instructor", token=token)
+            await console.connect()
+            await console.command("start")
+            done = await console.command("end")
+            assert done["status"] == "finished"
+            await phone.wait(lambda m: m["type"] == "summary")
+            # Run again (within the grace): a new run, every phone welcomed to it.
+            seen = len(phone.messages)
+            await console.send({"type": "run-again"})
+            w = await phone.wait(lambda m: m["type"] == "welcome", since=seen)
+            assert w["state"]["status"] == "idle"
+            await console.command("start")
+            done = await console.command("end")
+            assert done["status"] == "finished"
+            for p in (phone, console):
+                await p.close()
+        asyncio.run(run())
+        runs = [k for k in c.redis.cli("KEYS", f"classctl:class:{code}:rec*").split()]
+        assert len(runs) == 2, runs     # the first run kept under its own key
+        # Gone from every node after the grace; the recording stays for export.
+        deadline = time.time() + 15
+        while any(code in urllib.request.urlopen(f"{n.url}/api/classes", timeout=5).read().decode() for n in c.nodes):
+            assert time.time() < deadline, "the finished class did not leave"
+            time.sleep(0.2)
+        assert c.redis.cli("SISMEMBER", "classctl:classes", code) == "0"
+        r = run_classctl("export", f"{c.redis.url}#{code}")
+        assert r.returncode == 0, r.stderr
