@@ -423,7 +423,11 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
             logger.notice("cluster: subscriptions back after a Redis reconnect; every class is brought up to date")
             control.async { [self] in
                         refresh()
-                for entry in entries.values { entry.relay.resubscribed() }
+                for entry in entries.values {
+                    entry.relay.resubscribed()
+                    // Relays that came back before this node's subscription did went unheard.
+                    entry.owner?.session.resync()
+                }
             }
         case .disconnected, .connectFailed, .patternMessage:
             break

@@ -106,15 +106,27 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
     }
 
     /// Every phone here, to a new owner: those welcomed already rejoin, the others join; each
-    /// one's last hello again (names, the instructor's token); then a resync.
-    private func announceMembers() {
+    /// one's last hello again (names, the instructor's token); then a resync. If that reached
+    /// nobody (the owner's own subscription is not back yet), again a second later, for a while.
+    private func announceMembers(attempt: Int = 0) {
+        announcing += 1
+        let round = announcing
         for (id, m) in members {
             let member = MemberID.make(node: node, connection: id)
             uplink(m.welcomed ? .rejoin(member: member, address: m.address) : .join(member: member, address: m.address))
             if let hello = m.hello { uplink(.message(member: member, raw: hello)) }
         }
-        uplink(.resync(node: node, members: members.keys.sorted().map { MemberID.make(node: node, connection: $0) }))
+        let list = members.keys.sorted().map { MemberID.make(node: node, connection: $0) }
+        send(.resync(node: node, members: list)) { [weak self] received in
+            guard let self, !received, attempt < 15 else { return }
+            self.queue.asyncAfter(deadline: .now() + .seconds(1)) {
+                // A newer announcement (a new owner) supersedes this retry.
+                guard round == self.announcing else { return }
+                self.announceMembers(attempt: attempt + 1)
+            }
+        }
     }
+    private var announcing = 0
 
     private static let statePrefix = Array(#"{"type":"state""#.utf8)
     private static let welcomePrefix = Array(#"{"type":"welcome""#.utf8)
