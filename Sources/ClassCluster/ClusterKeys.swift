@@ -6,7 +6,8 @@ public enum ClusterKeys {
     public static func node(_ n: UInt64) -> String { "classctl:node:\(n)" }
     /// Set of the open classes' codes: any node can serve any of them.
     public static let classes = "classctl:classes"
-    /// Channel: "open CODE" / "close CODE", so nodes make (or drop) the class's relay at once.
+    /// Channel: "open CODE" / "close CODE", so nodes make (or drop) the class's relay at once;
+    /// "release CODE" from a node that stops, so another takes the class at once.
     public static let classEvents = "classctl:classes:events"
     /// `<node>:<fence>` of the node running the class, PX the lease's time.
     public static func lease(_ code: String) -> String { "classctl:class:\(code):lease" }

@@ -295,6 +295,8 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         if release, let value = entry.lease.leaseValue(node: node) {
             _ = store.eval(ClusterScripts.release, keys: [ClusterKeys.lease(code)], [value])
             entry.lease.released()
+            // Another node takes it at once instead of waiting for two ticks.
+            store.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("release \(code)".utf8)])
         }
         if let owner = entry.owner {
             entry.owner = nil
@@ -407,7 +409,16 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         switch e {
         case .message(let channel, let payload):
             if channel == ClusterKeys.classEvents {
-                control.async { [self] in refresh() }
+                let text = String(decoding: payload, as: UTF8.self)
+                if text.hasPrefix("release ") {
+                    let code = String(text.dropFirst(8))
+                    control.async { [self] in
+                        guard let entry = entries[code], !entry.lease.isOwner else { return }
+                        tryAcquire(code)
+                    }
+                } else {
+                    control.async { [self] in refresh() }
+                }
                 return
             }
             guard let (code, suffix) = ClusterKeys.parseChannel(channel) else { return }

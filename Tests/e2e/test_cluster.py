@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 from cluster_helpers import Cluster, Phone
-from helpers import run_classctl
+from helpers import run_classctl, start_classctl
 
 # Long steps: nothing advances by itself unless a test wants it to.
 PLAN = b"""title: Cluster walk
@@ -84,6 +84,12 @@ def test_a_class_opened_on_one_node_is_served_by_every_node(tmp_path):
         assert "Cluster walk" in r.stdout and "acknowledged" in r.stdout   # the stop signal is in the notes
         r = run_classctl("export", "--redis", c.redis.url, code)
         assert r.returncode == 0, r.stderr
+        # And replay runs it again, here, as any recording.
+        replay = start_classctl(f"{c.redis.url}#{code}", "--host", "127.0.0.1", "--port", "0", "--record-dir", str(tmp_path / "replay"))
+        try:
+            assert "— replay" in replay.output()
+        finally:
+            replay.stop()
 
 
 def test_the_owner_killed_another_node_takes_the_class_over(tmp_path):
@@ -247,3 +253,27 @@ def test_run_again_then_a_finished_class_leaves_every_node(tmp_path):
         assert c.redis.cli("SISMEMBER", "classctl:classes", code) == "0"
         r = run_classctl("export", f"{c.redis.url}#{code}")
         assert r.returncode == 0, r.stderr
+
+
+def test_a_stopping_node_hands_its_classes_over_at_once(tmp_path):
+    with Cluster(tmp_path, nodes=2) as c:
+        opened = c.open_class(node=0, plan=PLAN)
+        code, token = opened["code"], opened["token"]
+
+        async def run():
+            console = Phone(c.nodes[1].url, code, role="instructor", token=token)
+            await console.connect()
+            s = await console.command("start")
+            stopped = time.time()
+            c.nodes[0].stop()        # SIGTERM: a deploy; the class is not ended
+            while c.owner(code) is not c.nodes[1]:
+                assert time.time() - stopped < 5, "the class was not handed over"
+                await asyncio.sleep(0.05)
+            handed = time.time() - stopped
+            n = await console.command_retrying("next", until=lambda m: m["step"] == 1)
+            assert n["stepStartedAt"] > s["stepStartedAt"]
+            await console.close()
+            return handed
+        handed = asyncio.run(run())
+        print(f"hand-over on SIGTERM: {handed:.2f} s")
+        assert handed < 2.5
