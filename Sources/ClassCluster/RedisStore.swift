@@ -167,7 +167,7 @@ final class RedisStreamSink: RecordingSink {
         case .success: return
         case .failure(.server(let m)) where m.hasPrefix("FENCED"):
             onFenced()
-            throw RecordingError("another node runs this class now")
+            throw RecordingSuperseded()
         case .failure(let e):
             throw RecordingError("\(e)")
         }

@@ -55,6 +55,13 @@ struct GroupFanout: ClassFanout {
     var addressesAudiences: Bool { false }
 }
 
+/// A sink's refusal because another process runs the class now (a cluster's fence): the
+/// session stops answering at once, the other one answers instead.
+public struct RecordingSuperseded: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "another node runs this class now" }
+}
+
 /// Where a class's events are stored. Used only on the class queue.
 public protocol RecordingSink: AnyObject {
     /// For logs and the banner (a file path, `redis://…#CODE`).

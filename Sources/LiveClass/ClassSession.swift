@@ -305,7 +305,7 @@ public final class ClassSession: @unchecked Sendable {
             case .done(let step): done(c, step: step)
             case .stop(let on): stopSignal(c, member, on: on)
             case .command(let command):
-                if let error = perform(command, source: "instructor") {
+                if let error = perform(command, source: "instructor"), !detached {
                     c.send(text: ServerMessage.error(error.notSaved ? "not-saved" : "invalid-command", error.text))
                 }
             case .announce(let text):
@@ -314,7 +314,7 @@ public final class ClassSession: @unchecked Sendable {
                     c.send(text: ServerMessage.error("too-long", "Announcements are at most \(ClassLimits.maxAnnouncementCharacters) characters; this one has \(text.count)."))
                     return
                 }
-                if let why = sendAnnouncement(text) {
+                if let why = sendAnnouncement(text), !detached {
                     c.send(text: ServerMessage.error("not-saved", "The announcement could not be saved, so it was not sent (\(why)). Try again in a moment."))
                 }
             case .acknowledgeStop(let client): acknowledgeStop(client)
@@ -648,6 +648,14 @@ public final class ClassSession: @unchecked Sendable {
             onRecorded?()
             return nil
         } catch {
+            if error is RecordingSuperseded {
+                // Another node runs the class: it answers; this session goes quiet.
+                detached = true
+                timer?.cancel()
+                timer = nil
+                logger.notice("class \(code): another node runs this class now; this one stops answering")
+                return "\(error)"
+            }
             if r.required {
                 logger.error("class \(code): cannot store a \(event.kind.rawValue) event in \(r.location) (\(error))")
                 return "\(error)"

@@ -160,7 +160,7 @@ private final class StoreHarness: @unchecked Sendable {
         // Another node takes over (fence 2): the old owner's next write is refused.
         _ = try h.store.call(["DEL", ClusterKeys.lease("C2")]).get()
         _ = try h.store.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease("C2"), ClusterKeys.fence("C2")], ["2", "10000"]).get()
-        #expect(throws: RecordingError.self) { try old.append(RecordedEvent(at: 3_000, kind: .command, command: .next, seq: 2, stepIndex: 1)) }
+        #expect(throws: RecordingSuperseded.self) { try old.append(RecordedEvent(at: 3_000, kind: .command, command: .next, seq: 2, stepIndex: 1)) }
         #expect(fencedCalls.withLock { $0 } == 1)
         let new = RedisStreamSink(store: h.store, code: "C2", fence: 2, location: "test") {}
         try new.append(RecordedEvent(at: 3_100, kind: .command, command: .pause, seq: 2, stepIndex: 0))

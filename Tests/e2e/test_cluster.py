@@ -277,3 +277,39 @@ def test_a_stopping_node_hands_its_classes_over_at_once(tmp_path):
         handed = asyncio.run(run())
         print(f"hand-over on SIGTERM: {handed:.2f} s")
         assert handed < 2.5
+
+
+def test_a_stalled_owner_that_comes_back_steps_down(tmp_path):
+    import signal
+    with Cluster(tmp_path, nodes=2) as c:
+        opened = c.open_class(node=0, plan=PLAN)
+        code, token = opened["code"], opened["token"]
+
+        async def run():
+            phone = Phone(c.nodes[1].url, code)
+            await phone.connect()
+            console = Phone(c.nodes[1].url, code, role="instructor", token=token)
+            await console.connect()
+            s = await console.command("start")
+            c.nodes[0].proc.send_signal(signal.SIGSTOP)     # a long pause: its lease lapses
+            try:
+                while c.owner(code) is not c.nodes[1]:
+                    await asyncio.sleep(0.1)
+                n = await console.command_retrying("next", until=lambda m: m["step"] == 1)
+            finally:
+                c.nodes[0].proc.send_signal(signal.SIGCONT)
+            # The old owner wakes believing it runs the class: its renewal or its first write
+            # is refused, it steps down, and the class goes on from the new owner only.
+            deadline = time.time() + 10
+            while c.nodes[0].runs(code):
+                assert time.time() < deadline, c.nodes[0].output()[-1500:]
+                await asyncio.sleep(0.1)
+            p = await console.command("pause", until=lambda m: m["type"] == "error" or m["status"] == "paused")
+            assert p["type"] == "state" and p["step"] == 1 and p["stepStartedAt"] == n["stepStartedAt"]
+            await phone.wait(lambda m: m["type"] == "state" and m["seq"] == p["seq"])
+            states = [m for m in phone.messages if m["type"] == "state" and m["seq"] > s["seq"]]
+            assert all(m["step"] == 1 for m in states), states   # nothing from the stale owner
+            for x in (phone, console):
+                await x.close()
+        asyncio.run(run())
+        assert c.nodes[0].alive
