@@ -122,6 +122,9 @@ def test_the_owner_killed_another_node_takes_the_class_over(tmp_path):
             assert s["stepEndsAt"] == last["stepEndsAt"]          # the extension was kept
             assert s["status"] == "paused" and s["seq"] > last["seq"]
             await phone.wait(lambda m: m["type"] == "state" and m["seq"] == s["seq"])
+            # The new owner knows who is there: the relays said their phones again, names too.
+            await console.wait(lambda m: m["type"] == "presence" and m.get("names") == ["Bo"] and m["instructors"] == 1
+                               and m["_at"] > killed)
             # The instructor's link still works on any node, the new owner's too.
             again = Phone(c.owner(code).url, code, role="instructor", token=token)
             await again.connect()
