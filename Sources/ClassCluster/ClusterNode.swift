@@ -505,6 +505,8 @@ final class RemoteMember: ClassMember {
     func send(text: [UInt8], kind: OutboundKind) { out.publish(.member(id, kind: kind, text: text)) }
     func close(code: UInt16, reason: String) { out.publish(.close(id, code: code, reason: reason)) }
     func roleChanged(_ role: Role) { out.publish(.role(id, role)) }
+    /// The relay puts the class in its welcomes: a join costs Redis a small message.
+    var takesClassByReference: Bool { true }
 }
 
 /// The class run by this node: relays' messages go to its session. Immutable.

@@ -16,9 +16,13 @@ public protocol ClassMember: AnyObject, Sendable {
     func close(code: UInt16, reason: String)
     /// The session gave the member this role (a relay addresses instructors apart).
     func roleChanged(_ role: Role)
+    /// Its welcome may carry the class as `ServerMessage.classPlaceholder`: a cluster's relay,
+    /// which knows the class, puts it in, so a join costs Redis a small message, not the plan.
+    var takesClassByReference: Bool { get }
 }
 
 extension ClassMember {
+    public var takesClassByReference: Bool { false }
     func send(text: String) { send(text: text, kind: .ordinary) }
     func send(text: [UInt8]) { send(text: text, kind: .ordinary) }
 }

@@ -81,7 +81,11 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
                 if audience == .everyone, text.starts(with: Self.statePrefix) { noteState(text) }
             case .member(let id, let kind, let text):
                 guard MemberID.node(of: id) == node, let m = members[MemberID.connection(of: id)] else { return }
-                if text.starts(with: Self.welcomePrefix) { members[m.connection.id]?.welcomed = true }
+                if text.starts(with: Self.welcomePrefix) {
+                    members[m.connection.id]?.welcomed = true
+                    m.connection.send(text: ServerMessage.completingWelcome(text, classJSON: classJSON), kind: kind)
+                    return
+                }
                 m.connection.send(text: text, kind: kind)
             case .role(let id, let role):
                 guard MemberID.node(of: id) == node, let m = members[MemberID.connection(of: id)] else { return }

@@ -210,7 +210,7 @@ public final class ClassSession: @unchecked Sendable {
             guard !detached else { return }
             if !sendWelcome, members[c.id] != nil { return }
             members[c.id] = Member(connection: c, address: address, role: .participant, name: nil)
-            if sendWelcome { c.send(text: welcome(role: .participant, clientID: c.id)) }
+            if sendWelcome { c.send(text: welcome(role: .participant, for: c)) }
             fanout.joined(c)
             if let alert = stopAlerts[Int64(c.id)], !alert.online {
                 stopAlerts[Int64(c.id)]?.online = true
@@ -270,9 +270,10 @@ public final class ClassSession: @unchecked Sendable {
     }
     private var detached = false
 
-    private func welcome(role: Role, clientID: UInt64) -> String {
+    private func welcome(role: Role, for member: any ClassMember) -> String {
         let now = wallClockMillis()
-        return ServerMessage.welcome(role: role, clientID: clientID, serverTime: now, classJSON: classJSON,
+        return ServerMessage.welcome(role: role, clientID: member.id, serverTime: now,
+                                     classJSON: member.takesClassByReference ? ServerMessage.classPlaceholder : classJSON,
                                      state: ServerMessage.state(engine.snapshot, serverTime: now, effectiveAt: nil),
                                      presence: presenceJSON(withNames: role == .instructor),
                                      alerts: role == .instructor ? ServerMessage.alertList(openAlerts) : nil,
@@ -340,7 +341,7 @@ public final class ClassSession: @unchecked Sendable {
                 members[c.id]?.role = .instructor
                 c.roleChanged(.instructor)
                 logger.info("class \(code): instructor joined from \(member.address)")
-                c.send(text: welcome(role: .instructor, clientID: c.id))
+                c.send(text: welcome(role: .instructor, for: c))
             case .refuse(let delayMs, let close):
                 members[c.id]?.wrongTokens += 1
                 members[c.id]?.role = .watcher   // a console, even without the right token: not a participant
@@ -405,7 +406,7 @@ public final class ClassSession: @unchecked Sendable {
         }
         stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
         publishView()
-        for m in members.values { m.connection.send(text: welcome(role: m.role, clientID: m.connection.id)) }
+        for m in members.values { m.connection.send(text: welcome(role: m.role, for: m.connection)) }
         logger.info("class \(code): running again\(recordingPath.map { " (recording \($0))" } ?? "")")
     }
 

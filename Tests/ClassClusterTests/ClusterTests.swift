@@ -10,7 +10,7 @@ import ClassEngine
 import ClassPlan
 @testable import RedisClient
 @testable import ClassCluster
-import LiveClass
+@testable import LiveClass
 
 @Suite struct RelayWireTests {
     @Test func uplinkRoundTrips() {
@@ -38,6 +38,21 @@ import LiveClass
         #expect(RelayEnvelope.decode(Array("ALL x\n{}".utf8)) == nil)
         #expect(RelayEnvelope.decode(Array("ROLE 1 king\n".utf8)) == nil)
         #expect(RelayEnvelope.decode(Array(repeating: 0x41, count: 300) + [0x0A]) == nil)
+    }
+
+    @Test func aRelayPutsTheClassIntoAWelcome() {
+        let plan = BuiltinPlans.default
+        let classJSON = ServerMessage.classJSON(code: "K7QP", plan: plan, steps: Expansion.steps(for: plan))
+        let announce = ServerMessage.announce(id: 1, text: #"say "class":"@class" twice"#, at: 5)
+        func welcome(_ c: String) -> String {
+            ServerMessage.welcome(role: .participant, clientID: 9, serverTime: 1, classJSON: c, state: "{}", presence: "{}",
+                                  alerts: nil, announcements: [announce])
+        }
+        let small = welcome(ServerMessage.classPlaceholder)
+        #expect(small.utf8.count < welcome(classJSON).utf8.count / 2)
+        let completed = ServerMessage.completingWelcome(Array(small.utf8), classJSON: classJSON)
+        #expect(String(decoding: completed, as: UTF8.self) == welcome(classJSON))
+        #expect(ServerMessage.completingWelcome(Array("{}".utf8), classJSON: classJSON) == Array("{}".utf8))
     }
 
     @Test func channelNames() {
