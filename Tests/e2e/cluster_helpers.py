@@ -10,6 +10,7 @@
         c.nodes[0].kill()                          # SIGKILL; .stop() is SIGTERM
         c.add_node()                               # one more node (same Redis)
         c.redis.stop(); c.redis.start()            # SIGTERM, then again on the same port and data
+        lb = Nginx(tmp_path / "nginx", c.node_urls())  # nginx in front (round robin); lb.url; lb.stop()
 
 `Phone(url, code)` is an asyncio WebSocket client that keeps every message, the last state,
 and reconnects (to the same or another node) with `reconnect(url)`.
@@ -174,6 +175,83 @@ class Cluster:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Nginx:
+    """nginx (Debian's) as the load balancer in front of a cluster's nodes: round robin, no
+    sticky sessions, WebSocket upgrades passed, a dead node skipped for 5 s after one failure.
+    `Nginx(tmp_path, cluster.node_urls())`; `.url`; `.stop()`."""
+
+    def __init__(self, directory: Path, upstreams: list[str], port: int | None = None):
+        if not shutil.which("nginx"):
+            import pytest
+            pytest.skip("needs nginx (apt-get install nginx)")
+        self.port = port or free_port()
+        self.dir = Path(directory)
+        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.conf = self.dir / "nginx.conf"
+        self.conf.write_text(self.config(upstreams, self.port, self.dir))
+        self.proc = subprocess.Popen(["nginx", "-p", str(self.dir), "-c", str(self.conf), "-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1)
+                return
+            except Exception:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"nginx did not start: {self.proc.stderr.read().decode()}")
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not answer")
+
+    @staticmethod
+    def config(upstreams: list[str], port: int, prefix: Path) -> str:
+        servers = "\n".join(f"        server {u.removeprefix('http://')} max_fails=1 fail_timeout=5s;" for u in upstreams)
+        return f"""worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+    upstream classctl {{
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://classctl;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_read_timeout 75s;
+            proxy_buffering off;
+            proxy_connect_timeout 1s;
+            proxy_next_upstream error timeout http_502 http_503;
+        }}
+    }}
+}}
+"""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 class Phone:

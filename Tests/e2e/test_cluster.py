@@ -7,7 +7,7 @@ import json
 import time
 import urllib.request
 
-from cluster_helpers import Cluster, Phone
+from cluster_helpers import Cluster, Nginx, Phone
 from helpers import run_classctl, start_classctl
 
 # Long steps: nothing advances by itself unless a test wants it to.
@@ -316,3 +316,44 @@ def test_a_stalled_owner_that_comes_back_steps_down(tmp_path):
                 await x.close()
         asyncio.run(run())
         assert c.nodes[0].alive
+
+
+def test_through_nginx_phones_of_a_dead_node_come_back_on_another(tmp_path):
+    with Cluster(tmp_path, nodes=3, extra=("--trusted-proxy", "127.0.0.1")) as c:
+        lb = Nginx(tmp_path / "nginx", c.node_urls())
+        try:
+            opened = c.open_class(node=0, plan=PLAN)
+            code, token = opened["code"], opened["token"]
+
+            async def run():
+                console = Phone(lb.url, code, role="instructor", token=token)
+                await console.connect()
+                phones = [Phone(lb.url, code, name=f"N{i}") for i in range(6)]
+                for p in phones:
+                    await p.connect()
+                nodes = {p.welcome["clientId"] >> 40 for p in phones}
+                assert len(nodes) >= 2, nodes      # round robin spread them
+                s = await console.command("start")
+                for p in phones:
+                    await p.wait(lambda m: m["type"] == "state" and m["seq"] == s["seq"])
+                # Kill a node that has phones and does not run the class.
+                owner = c.owner(code)
+                victim = next(n for n in c.nodes if n is not owner and n.number in nodes)
+                victim.kill()
+                hit = [p for p in phones if p.welcome["clientId"] >> 40 == victim.number]
+                for p in hit:
+                    await asyncio.wait_for(p.closed.wait(), 5)
+                    w = await p.reconnect(lb.url)     # what the page does, through the balancer
+                    assert w["clientId"] >> 40 != victim.number
+                    assert w["state"]["seq"] == s["seq"] and w["state"]["stepStartedAt"] == s["stepStartedAt"]
+                n = await console.command("next") if console.closed.is_set() is False else None
+                if n is None:                          # the console was on the dead node: it reconnects too
+                    await console.reconnect(lb.url)
+                    n = await console.command("next")
+                for p in phones:
+                    await p.wait(lambda m: m["type"] == "state" and m["seq"] == n["seq"])
+                for p in phones + [console]:
+                    await p.close()
+            asyncio.run(run())
+        finally:
+            lb.stop()
