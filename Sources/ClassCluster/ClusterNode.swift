@@ -63,6 +63,9 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     private var ticks = 0
     private var lastClockCheck: Int64 = 0
     private let redisWasDown = Locked(false)
+    /// For /metrics (read on a loop, so behind a lock): takeovers here, classes run here, the
+    /// last clock offset to Redis.
+    private let stats = Locked<(takeovers: Int, running: Int, clockOffsetMicros: Int64)>((0, 0, 0))
 
     public init(url: String, options: ClusterOptions = ClusterOptions(), server: Server, classes: ClassServer,
                 leadMs: Int64, logger: Logger) throws {
@@ -128,6 +131,18 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         t.setEventHandler { [weak self] in self?.tick() }
         t.resume()
         ticker = t
+        let (nodeNumber, store, stats) = (node, store, stats)
+        classes.addMetrics {
+            let s = stats.withLock { $0 }
+            func family(_ name: String, _ type: String, _ help: String, _ value: String) -> [String] {
+                ["# HELP \(name) \(help)", "# TYPE \(name) \(type)", "\(name) \(value)"]
+            }
+            return family("classctl_cluster_node", "gauge", "This node's number in the cluster.", String(nodeNumber))
+                + family("classctl_cluster_redis_up", "gauge", "1 while this node is connected to Redis.", store.isUp ? "1" : "0")
+                + family("classctl_cluster_classes_running_here", "gauge", "Classes whose lease this node holds.", String(s.running))
+                + family("classctl_cluster_takeovers_total", "counter", "Classes this node took over from another (or opened).", String(s.takeovers))
+                + family("classctl_cluster_clock_offset_seconds", "gauge", "Redis TIME minus this node's clock, last measured.", String(Double(s.clockOffsetMicros) / 1e6))
+        }
         logger.info("cluster: node \(node) on \(configuration.url), \(entries.count) open classes")
     }
 
@@ -272,6 +287,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
                                        recording: .sink(sink, resuming: recording), logger: logger, fanout: RedisFanout(out: out))
         let owner = Owner(session: session, fence: fence, out: out)
         entries[code]?.owner = owner
+        stats.withLock { $0.takeovers += 1; $0.running = entries.values.filter { $0.owner != nil }.count }
         owners.withLock { $0[code] = owner }
         let subscribed = DispatchSemaphore(value: 0)
         subscriber.subscribe([ClusterKeys.inbound(code)], timeoutMs: options.commandTimeoutMs * 2) { _ in subscribed.signal() }
@@ -300,6 +316,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         }
         if let owner = entry.owner {
             entry.owner = nil
+            stats.withLock { $0.running = max(0, $0.running - 1) }
             owners.withLock { _ = $0.removeValue(forKey: code) }
             subscriber.unsubscribe([ClusterKeys.inbound(code)])
             owner.session.detach()
@@ -394,6 +411,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
             samples.append(ClockSample(sentMicros: t0, serverMicros: time.totalMicroseconds, receivedMicros: t3))
         }
         guard let best = ClockSample.best(samples) else { return }
+        stats.withLock { $0.clockOffsetMicros = best.offsetMicros }
         let offsetMs = Double(best.offsetMicros) / 1000, rttMs = Double(best.roundTripMicros) / 1000
         let text = String(format: "%+.1f ms (±%.1f ms)", offsetMs, rttMs / 2)
         if abs(best.offsetMicros) > options.clockWarnMs * 1000 {

@@ -36,6 +36,11 @@ public final class ClassServer: Sendable {
     private let baseURL = Locked<String>("")
     /// Set on a studio server (`classctl serve`): opens classes on `POST /api/classes`.
     private let studioRef = Locked<Studio?>(nil)
+    /// More metric families (complete text lines, HELP and TYPE included): a cluster's.
+    private let moreMetrics = Locked<[@Sendable () -> [String]]>([])
+
+    /// Adds metric lines to /metrics (called on a loop: must not wait).
+    public func addMetrics(_ lines: @escaping @Sendable () -> [String]) { moreMetrics.withLock { $0.append(lines) } }
 
     public init(qrSVG: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.qrSVG = qrSVG
@@ -252,6 +257,7 @@ public final class ClassServer: Sendable {
         perClass("classctl_class_stop_signals_total", "counter", "\"I need to stop\" signals raised by participants.") { $0.stopSignals }
         perClass("classctl_class_stop_alerts_open", "gauge", "Stop signals the instructor has not acknowledged yet.") { $0.openStopAlerts }
         metric("classctl_uptime_seconds", "gauge", "Seconds since this server started.", Int((wallClockMillis() - started) / 1000))
+        for more in moreMetrics.withLock({ $0 }) { lines += more() }
         var h = HTTPHeaders(); h.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         return HTTPResponse(status: 200, headers: h, body: Array((lines.joined(separator: "\n") + "\n").utf8))
     }

@@ -41,6 +41,10 @@ def test_a_class_opened_on_one_node_is_served_by_every_node(tmp_path):
         code, token = opened["code"], opened["token"]
         assert opened["recording"] == f"{c.redis.url}#{code}"
         assert c.owner(code) is c.nodes[0]
+        metrics = [urllib.request.urlopen(f"{n.url}/metrics", timeout=5).read().decode() for n in c.nodes]
+        assert "classctl_cluster_classes_running_here 1" in metrics[0] and "classctl_cluster_redis_up 1" in metrics[0]
+        assert "classctl_cluster_classes_running_here 0" in metrics[1]
+        assert f'classctl_class_participants{{class="{code}"}} 0' in metrics[2]
 
         async def run():
             phone = Phone(c.nodes[1].url, code, name="Ana")
