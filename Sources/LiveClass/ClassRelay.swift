@@ -185,15 +185,21 @@ extension ClassRelay: ClassSocketTarget {
         queue.async { [self] in
             guard members[c.id] != nil else { return }
             if case .hello = message { members[c.id]?.hello = raw }
-            guard message.requiredRole == .instructor else {
+            // An instructor's command or a stop signal that reaches nobody (the class's node is
+            // being replaced, Redis is away) is not made: say so at once rather than leave the
+            // sender waiting.
+            let unheard: String
+            if message.requiredRole == .instructor {
+                unheard = "The class cannot be reached right now (a server is being replaced, or its store is away), so this was not made. Try again in a moment."
+            } else if case .stop(on: true) = message {
+                unheard = "Not connected: the instructor was not told. Stop anyway and wave to them."
+            } else {
                 uplink(.message(member: memberID(c), raw: raw))
                 return
             }
-            // An instructor's command that reaches nobody (the class's node is being replaced,
-            // Redis is away) is not made: say so at once rather than leave the console waiting.
             send(.message(member: memberID(c), raw: raw)) { received in
                 guard !received else { return }
-                c.send(text: ServerMessage.error("not-saved", "The class cannot be reached right now (a server is being replaced, or its store is away), so this was not made. Try again in a moment."))
+                c.send(text: ServerMessage.error("not-saved", unheard))
             }
         }
     }

@@ -200,6 +200,10 @@ def test_redis_away_for_10_s_then_back(tmp_path):
             # A command while Redis is away is refused with a clear error: never acknowledged.
             e = await console.command("jump", step=2)
             assert e["type"] == "error" and e["code"] == "not-saved", e
+            seen = len(phone.messages)
+            await phone.send({"type": "stop", "on": True})
+            e = await phone.wait(lambda m: m["type"] == "error", since=seen)
+            assert e["code"] == "not-saved" and "wave" in e["message"]
             await asyncio.sleep(max(0, 10 - (time.time() - stopped)))
             for n in c.nodes:
                 assert n.alive, n.output()[-2000:]
