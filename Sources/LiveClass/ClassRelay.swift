@@ -132,6 +132,18 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
     }
     private var announcing = 0
 
+    private func welcomeHere(_ c: Connection) {
+        guard members[c.id] != nil, members[c.id]?.welcomed == false else { return }
+        let v = publicView, now = wallClockMillis()
+        let base = linkBase.withLock { $0 }()
+        c.send(text: ServerMessage.welcome(role: .participant, clientID: memberID(c), serverTime: now, classJSON: classJSON,
+                                           state: ServerMessage.state(v.snapshot, serverTime: now, effectiveAt: nil),
+                                           presence: ServerMessage.presence(participants: v.participants, instructors: v.instructors,
+                                                                            done: 0, step: v.snapshot.stepIndex, names: nil),
+                                           alerts: nil, joinLink: base.isEmpty ? nil : "\(base)/c/\(code)",
+                                           summary: nil))
+    }
+
     private static let statePrefix = Array(#"{"type":"state""#.utf8)
     private static let welcomePrefix = Array(#"{"type":"welcome""#.utf8)
 
@@ -149,6 +161,7 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
             s.pausedAt = int("pausedAt")
             s.classStartedAt = int("classStartedAt")
             s.finishedAt = int("finishedAt")
+            if let at = int("effectiveAt") { s.at = at }
             v.snapshot = s
         }
     }
@@ -169,7 +182,13 @@ extension ClassRelay: ClassSocketTarget {
             everyone.add(c)
             nonInstructors.add(c)
             publishView()
-            uplink(.join(member: memberID(c), address: address))
+            send(.join(member: memberID(c), address: address)) { [weak self] received in
+                guard let self, !received else { return }
+                // Nobody runs the class this moment (a takeover, Redis away): the phone gets the
+                // class and the last state known here at once, and follows the plan; the next
+                // owner welcomes it properly (it is not marked welcomed).
+                self.queue.async { self.welcomeHere(c) }
+            }
         }
     }
 

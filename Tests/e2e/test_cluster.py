@@ -204,6 +204,11 @@ def test_redis_away_for_10_s_then_back(tmp_path):
             await phone.send({"type": "stop", "on": True})
             e = await phone.wait(lambda m: m["type"] == "error", since=seen)
             assert e["code"] == "not-saved" and "wave" in e["message"]
+            # A phone that (re)connects meanwhile gets the class and the last state from its node.
+            late = Phone(c.nodes[2].url, code)
+            w = await late.connect()
+            assert w["type"] == "welcome" and w["class"]["title"] == "Cluster short steps"
+            assert w["state"]["seq"] == s["seq"] and w["state"]["stepEndsAt"] == ends
             await asyncio.sleep(max(0, 10 - (time.time() - stopped)))
             for n in c.nodes:
                 assert n.alive, n.output()[-2000:]
@@ -213,7 +218,8 @@ def test_redis_away_for_10_s_then_back(tmp_path):
             r = await console.command_retrying("pause", until=lambda m: m["status"] == "paused", seconds=20)
             assert r["step"] == 1 and r["stepStartedAt"] == ends, (r, ends)
             await phone.wait(lambda m: m["type"] == "state" and m["seq"] == r["seq"], timeout=5)
-            for p in (phone, console):
+            await late.wait(lambda m: m["type"] == "state" and m["seq"] == r["seq"], timeout=5)
+            for p in (phone, console, late):
                 await p.close()
         asyncio.run(run())
         for n in c.nodes:
