@@ -33,8 +33,9 @@ public struct ClusterOptions: Sendable {
     public init() {}
 }
 
-/// The node. `entries` and the other mutable state are owned by `control`; the tables the
-/// subscriber's queue reads (`relays`, `owners`) are behind their locks.
+/// Owned by `control` (entries, ticks; `node` and `subscriber` are set once in `start`, before
+/// anything else runs); the tables the subscriber's queue reads (`relays`, `owners`) and the
+/// metrics are behind their locks.
 public final class ClusterNode: ClassOpener, @unchecked Sendable {
     public let configuration: RedisConfiguration
     public let options: ClusterOptions
