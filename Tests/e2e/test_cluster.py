@@ -371,3 +371,43 @@ def test_through_nginx_phones_of_a_dead_node_come_back_on_another(tmp_path):
             asyncio.run(run())
         finally:
             lb.stop()
+
+
+def test_chromium_phones_through_nginx_ride_out_the_owners_death(tmp_path, browser):
+    """Real pages (headless Chromium) behind nginx, the console on another node: the owner is
+    killed, the pages on it reconnect through nginx, every page follows the class on."""
+    from test_browser import body, wait_until
+    ws_failed = r"WebSocket connection to .* failed"
+    with Cluster(tmp_path, nodes=3, extra=("--trusted-proxy", "127.0.0.1")) as c:
+        lb = Nginx(tmp_path / "nginx", c.node_urls())
+        try:
+            opened = c.open_class(node=0, plan=PLAN)
+            code, token = opened["code"], opened["token"]
+            pages = []
+            for _ in range(3):
+                d = browser(390, 844)
+                d.allowed_errors.append(ws_failed)
+                d.get(f"{lb.url}/c/{code}")
+                wait_until(lambda: body(d, "connection") == "connected", 10, "page connected")
+                pages.append(d)
+
+            def shown(d):
+                return d.execute_script("return [window.__classctl.status, window.__classctl.step]")
+
+            async def run():
+                console = Phone(c.nodes[1].url, code, role="instructor", token=token)
+                await console.connect()
+                await console.command("start")
+                n = await console.command("next")
+                for d in pages:
+                    wait_until(lambda: shown(d) == ["running", 1], 5, "page on step 2")
+                c.nodes[0].kill()
+                n2 = await console.command_retrying("next", until=lambda m: m["step"] == 2)
+                assert n2["stepStartedAt"] > n["stepStartedAt"]
+                for d in pages:
+                    wait_until(lambda: shown(d) == ["running", 2], 15, "page on step 3 after the takeover")
+                    wait_until(lambda: body(d, "connection") == "connected", 15, "page connected again")
+                await console.close()
+            asyncio.run(run())
+        finally:
+            lb.stop()
