@@ -67,7 +67,7 @@ if want tsan; then
   tsan_start=$SECONDS
   TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/Tests/tsan-suppressions.txt" \
     swift test --sanitize=thread --scratch-path .build-tsan \
-      --filter 'NetServerTests|LiveClassTests|classbenchTests|RedisClientTests' --skip ChurnTests \
+      --filter 'NetServerTests|LiveClassTests|classbenchTests|RedisClientTests|ClassClusterTests' --skip ChurnTests \
       > $LOGS/tsan.log 2>&1
   rc=$?
   tsan_secs=$((SECONDS - tsan_start))
