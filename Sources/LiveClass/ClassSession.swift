@@ -254,6 +254,11 @@ public final class ClassSession: @unchecked Sendable {
             }
             stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
             fanout.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable, to: .everyone)
+            // The newest announcement again, for phones whose relay was away when it went out
+            // (the pages show an announcement once: by `at`, as from a welcome).
+            if let a = recentAnnouncements.last, wallClockMillis() - a.at < 10 * 60_000 {   // the pages' window for missed ones
+                fanout.broadcast(text: Array(ServerMessage.announce(id: a.id, text: a.text, at: a.at).utf8), kind: .ordinary, to: .everyone)
+            }
             schedulePresence()
         }
     }
