@@ -663,7 +663,7 @@ public final class ClassSession: @unchecked Sendable {
                 return "\(error)"
             }
             if r.required {
-                logger.error("class \(code): cannot store a \(event.kind.rawValue) event in \(r.location) (\(error))")
+                logger.error("class \(code): cannot store the \(event.kind.rawValue) event in \(r.location) (\(error))")
                 return "\(error)"
             }
             // A full disk must not stop the class: say so loudly and keep running.
