@@ -20,7 +20,7 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-classes"), help: "Classes open at once (default 50).") var maxClasses: Int?
     @Option(name: .customLong("max-phones"), help: "Phones over all classes (default 19000).") var maxPhones: Int?
     @Option(name: .customLong("finished-grace"), help: "Seconds a finished class stays before it leaves the server (default 600).") var finishedGrace: Int = 600
-    @Option(name: .customLong("redis"), help: "Share classes with other `serve` nodes through this Redis: redis://[:password@]host:port/db (or CLASSCTL_REDIS; see docs/cluster.md).") var redis: String?
+    @Option(name: .customLong("redis"), help: "Share classes with other `serve` nodes through this Redis: redis://[:password@]host:port/db (or CLASSCTL_REDIS, or redis in the config; see docs/cluster.md).") var redis: String?
     @Option(name: .customLong("lease-ms"), help: "Cluster: a class's lease time; a node that dies is replaced after about this plus two ticks (default 3000).") var leaseMs: Int = 3_000
 
     func run() throws {
@@ -29,6 +29,7 @@ struct Serve: ParsableCommand {
             settings = try server.resolvedSettings(environment: ProcessInfo.processInfo.environment) { s in
                 if let maxClasses { s.maxClasses = maxClasses }
                 if let maxPhones { s.maxPhones = maxPhones }
+                if let redis { s.redis = redis }
             }
         } catch {
             fail("\(error)", code: 2)
@@ -54,7 +55,7 @@ struct Serve: ParsableCommand {
                             })
         hosting.classes.attach(studio)
 
-        if let redisURL = redis ?? ProcessInfo.processInfo.environment["CLASSCTL_REDIS"] {
+        if let redisURL = settings.redis {
             serveCluster(redisURL: redisURL, hosting: hosting, settings: settings, limits: limits, key: key, logger: logger)
         }
 
