@@ -129,8 +129,12 @@ class Cluster:
         self.extra = extra
         self.redis = RedisServer(self.tmp / "redis")
         self.nodes: list[Node] = []
-        for _ in range(nodes):
-            self.add_node()
+        try:
+            for _ in range(nodes):
+                self.add_node()
+        except BaseException:
+            self.close()    # a node that did not start leaves nothing running behind
+            raise
 
     def add_node(self) -> Node:
         n = Node(self.redis.url, self.tmp / f"rec{len(self.nodes)}", *self.extra)
