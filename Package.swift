@@ -7,6 +7,7 @@ import PackageDescription
 //                        RedisClient (Redis commands and pub/sub on a NetServer loop)
 //   class domain         ClassPlan (plan files, validation), ClassEngine (state machine, recording)
 //   live server          LiveClass (WebSocket protocol joining NetServer and ClassEngine)
+//   cluster              ClassCluster (classes shared across `serve --redis` nodes; LiveClass stays Redis-free)
 //   executables          classctl, ws-echo, classbench
 let package = Package(
     name: "classctl",
@@ -59,8 +60,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Classes shared across nodes through Redis: leases, relays, the recording as a stream.
+        .target(name: "ClassCluster", dependencies: [
+            "LiveClass", "RedisClient", "RESPCodec", "NetServer", "ClassEngine", "ClassPlan", "TLS",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         .executableTarget(name: "classctl", dependencies: [
-            "LiveClass", "NetServer", "ClassPlan", "ClassEngine", "QRCode", "TLS",
+            "LiveClass", "ClassCluster", "NetServer", "ClassPlan", "ClassEngine", "QRCode", "TLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
@@ -87,6 +94,7 @@ let package = Package(
         .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib", "NetServer", "TLS"]),
         .testTarget(name: "RESPCodecTests", dependencies: ["RESPCodec"]),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "RESPCodec", "NetServer"]),
+        .testTarget(name: "ClassClusterTests", dependencies: ["ClassCluster", "LiveClass", "RedisClient", "RESPCodec", "NetServer", "ClassEngine", "ClassPlan"]),
         .testTarget(name: "LiveClassTests", dependencies: ["LiveClass", "NetServer", "ClassEngine", "ClassPlan", "TestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what classctl needs on Debian 12 (as root, or with sudo):
 #   scripts/setup.sh          build dependencies (zlib, OpenSSL headers, pkg-config)
+#   scripts/setup.sh --redis  plus redis-server (the Swift Redis and cluster tests start their own)
 #   scripts/setup.sh --test   plus what the tests use (Chromium and its driver, curl,
 #                             openssl CLI, iproute2, redis-server, Node.js if there is no
 #                             `node`) and a Python venv with the test tools
@@ -11,6 +12,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 pkgs=(pkg-config zlib1g-dev libssl-dev)
+if [ "${1:-}" = "--redis" ]; then pkgs+=(redis-server); fi
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(chromium chromium-driver curl openssl iproute2)
   # The Redis client's tests start their own redis-server (Debian's, 7.x) on a free loopback port.

@@ -25,7 +25,8 @@ for s in $stages; do
 done
 want() { case " $stages " in *" $1 "*) return 0 ;; esac; return 1; }
 
-if want e2e || want web; then scripts/setup.sh --test || exit 1; else scripts/setup.sh || exit 1; fi
+# The swift and tsan stages need redis-server too (RedisClientTests, ClassClusterTests start their own).
+if want e2e || want web; then scripts/setup.sh --test || exit 1; else scripts/setup.sh --redis || exit 1; fi
 # Logs of this run (not shared with another run on the same machine).
 LOGS=$(mktemp -d /tmp/classctl-test.XXXXXX)
 echo "logs: $LOGS"
@@ -66,7 +67,7 @@ if want tsan; then
   tsan_start=$SECONDS
   TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/Tests/tsan-suppressions.txt" \
     swift test --sanitize=thread --scratch-path .build-tsan \
-      --filter 'NetServerTests|LiveClassTests|classbenchTests|RedisClientTests' --skip ChurnTests \
+      --filter 'NetServerTests|LiveClassTests|classbenchTests|RedisClientTests|ClassClusterTests' --skip ChurnTests \
       > $LOGS/tsan.log 2>&1
   rc=$?
   tsan_secs=$((SECONDS - tsan_start))

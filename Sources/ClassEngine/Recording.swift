@@ -76,6 +76,15 @@ public struct RecordingHeader: Codable, Sendable, Equatable {
     /// A slow salted hash of the instructor token (format 3 on; see LiveClass's TokenHash), so a
     /// resumed class accepts the same instructor link while the file stays safe to share.
     public var instructorTokenHash: String?
+
+    public init(format: String, classCode: String, startedAt: Int64, plan: ClassPlan, steps: [Step]?, instructorTokenHash: String?) {
+        self.format = format
+        self.classCode = classCode
+        self.startedAt = startedAt
+        self.plan = plan
+        self.steps = steps
+        self.instructorTokenHash = instructorTokenHash
+    }
 }
 
 public struct Recording: Sendable, Equatable {

@@ -6,9 +6,28 @@ import HTTPCodec
 import NetServer
 import WebSocketCodec
 
+/// A class as this server's routes and sockets reach it: the class itself (one node), or
+/// its relay on this node (a cluster). Any thread; nothing here waits for a class queue.
+public protocol ClassHost: AnyObject, Sendable {
+    var code: String { get }
+    var title: String { get }
+    func setLinkBase(_ base: @escaping @Sendable () -> String)
+    /// The delegate of a phone's WebSocket that joins this class.
+    func makeSocket(address: String) -> any WebSocketDelegate
+    /// Published after every change (a relay's: what it last heard from the class).
+    var publicView: PublicView { get }
+    /// GET /api/classes/CODE.
+    func snapshotJSON() -> String
+}
+
+extension ClassSession: ClassHost {
+    public var title: String { plan.title }
+    public func makeSocket(address: String) -> any WebSocketDelegate { ClassSocket(session: self, address: address) }
+}
+
 /// The class registry. `classes` is guarded by its lock; routes run on loop queues.
 public final class ClassServer: Sendable {
-    private let classes = Locked<[String: ClassSession]>([:])
+    private let classes = Locked<[String: any ClassHost]>([:])
     private let defaultCode = Locked<String?>(nil)
     private let started = wallClockMillis()
     /// Renders a QR code of a link as SVG (provided by the caller so this module stays small).
@@ -17,6 +36,11 @@ public final class ClassServer: Sendable {
     private let baseURL = Locked<String>("")
     /// Set on a studio server (`classctl serve`): opens classes on `POST /api/classes`.
     private let studioRef = Locked<Studio?>(nil)
+    /// More metric families (complete text lines, HELP and TYPE included): a cluster's.
+    private let moreMetrics = Locked<[@Sendable () -> [String]]>([])
+
+    /// Adds metric lines to /metrics (called on a loop: must not wait).
+    public func addMetrics(_ lines: @escaping @Sendable () -> [String]) { moreMetrics.withLock { $0.append(lines) } }
 
     public init(qrSVG: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.qrSVG = qrSVG
@@ -28,7 +52,7 @@ public final class ClassServer: Sendable {
     public func attach(_ studio: Studio) { studioRef.withLock { $0 = studio } }
     var studio: Studio? { studioRef.withLock { $0 } }
 
-    public func add(_ session: ClassSession, isDefault: Bool = true) {
+    public func add(_ session: any ClassHost, isDefault: Bool = true) {
         session.setLinkBase { [weak self] in self?.publicBaseURL ?? "" }
         classes.withLock { $0[session.code] = session }
         if isDefault { defaultCode.withLock { $0 = session.code } }
@@ -36,13 +60,20 @@ public final class ClassServer: Sendable {
 
     public func remove(code: String) { classes.withLock { _ = $0.removeValue(forKey: code) } }
 
-    public func session(code: String?) -> ClassSession? {
+    /// The class (or its relay) of `code`; nil: the default class.
+    public func host(code: String?) -> (any ClassHost)? {
         let c = code ?? defaultCode.withLock { $0 }
         guard let c else { return nil }
         return classes.withLock { $0[c] }
     }
 
-    public var all: [ClassSession] { classes.withLock { Array($0.values) } }
+    public func session(code: String?) -> ClassSession? { host(code: code) as? ClassSession }
+
+    /// The classes that run here (not a cluster's relays).
+    public var all: [ClassSession] { hosts.compactMap { $0 as? ClassSession } }
+
+    /// Every class phones can join here.
+    public var hosts: [any ClassHost] { classes.withLock { Array($0.values) } }
 
     /// What the class pages may load: their own scripts and styles, the class's WebSocket
     /// (ws: or wss:), and data: images and sounds.
@@ -56,11 +87,11 @@ public final class ClassServer: Sendable {
         config.webSocketRoute = { [self] request, connection in
             guard request.path == "/ws" else { return nil }
             let code = Self.queryValue(request.query, "class")
-            guard let s = session(code: code) else { return UnknownClassSocket() }
+            guard let s = host(code: code) else { return UnknownClassSocket() }
             if let studio, studio.connectedPhones() >= studio.limits.maxPhones {
                 return FullServerSocket(limit: studio.limits.maxPhones)
             }
-            return ClassSocket(session: s, address: connection.clientAddress(for: request))
+            return s.makeSocket(address: connection.clientAddress(for: request))
         }
         config.responder = { [self] request, connection in
             route(request, server: connection.server)
@@ -86,7 +117,7 @@ public final class ClassServer: Sendable {
         }
         if parts.first == "c", parts.count >= 2 {
             guard isRead else { return .methodNotAllowed(allow: "GET, HEAD") }
-            guard let s = session(code: parts[1]) else { return notFoundPage(request, server: server) }
+            guard let s = host(code: parts[1]) else { return notFoundPage(request, server: server) }
             if parts.count == 2 { return server?.staticResponse(for: request, file: "/participant.html") }
             if parts.count == 3 && parts[2] == "instructor" { return server?.staticResponse(for: request, file: "/instructor.html") }
             // The big screen at the track (a TV or projector): lobby with the QR code, then the class.
@@ -105,15 +136,15 @@ public final class ClassServer: Sendable {
         if parts.first == "api", parts.count >= 2, parts[1] == "classes" {
             guard isRead else { return .methodNotAllowed(allow: "GET, HEAD") }
             if parts.count == 2 {
-                let list = all.sorted { $0.code < $1.code }.map { s -> String in
-                    let sum = s.summary()
+                let list = hosts.sorted { $0.code < $1.code }.map { s -> String in
+                    let v = s.publicView
                     var o = JSONObject()
-                    o.add("code", s.code); o.add("title", s.plan.title); o.add("status", sum.status); o.add("participants", sum.participants)
+                    o.add("code", s.code); o.add("title", s.title); o.add("status", v.snapshot.status.rawValue); o.add("participants", v.participants)
                     return o.done
                 }
                 return Self.json(JSONObject.array(list))
             }
-            guard parts.count == 3, let s = session(code: parts[2]) else { return .text(404, "no such class") }
+            guard parts.count == 3, let s = host(code: parts[2]) else { return .text(404, "no such class") }
             return Self.json(s.snapshotJSON())
         }
         if path == "/metrics" {
@@ -174,15 +205,14 @@ public final class ClassServer: Sendable {
             return Self.jsonError(500, why)
         case .success(let opened):
             let base = publicBaseURL
-            let s = opened.session
             var o = JSONObject()
-            o.add("code", s.code); o.add("title", s.plan.title); o.add("steps", s.steps.count)
-            o.add("join", "\(base)/c/\(s.code)")
-            o.add("instructor", "\(base)/c/\(s.code)/instructor#token=\(opened.token)")
+            o.add("code", opened.code); o.add("title", opened.title); o.add("steps", opened.stepCount)
+            o.add("join", "\(base)/c/\(opened.code)")
+            o.add("instructor", "\(base)/c/\(opened.code)/instructor#token=\(opened.token)")
             o.add("token", opened.token)
-            o.add("qr", "\(base)/c/\(s.code)/qr.svg")
-            o.add("recording", s.recordingPath)
-            var h = HTTPHeaders(); h.add("Location", "/api/classes/\(s.code)")
+            o.add("qr", "\(base)/c/\(opened.code)/qr.svg")
+            o.add("recording", opened.recording)
+            var h = HTTPHeaders(); h.add("Location", "/api/classes/\(opened.code)")
             return Self.json(o.done, status: 201, headers: h)
         }
     }
@@ -214,7 +244,7 @@ public final class ClassServer: Sendable {
         lines.append("# TYPE classctl_broadcast_fanout_max_seconds gauge")
         lines.append("classctl_broadcast_fanout_max_seconds \(Double(s.broadcastMicrosMax) / 1e6)")
         // Per class, one family at a time (the text format wants a family's samples together).
-        let sessions = all.sorted { $0.code < $1.code }
+        let sessions = hosts.sorted { $0.code < $1.code }
         let views = sessions.map { ($0.code, $0.publicView) }
         func perClass(_ name: String, _ type: String, _ help: String, _ value: (PublicView) -> Int) {
             lines.append("# HELP \(name) \(help)")
@@ -227,6 +257,7 @@ public final class ClassServer: Sendable {
         perClass("classctl_class_stop_signals_total", "counter", "\"I need to stop\" signals raised by participants.") { $0.stopSignals }
         perClass("classctl_class_stop_alerts_open", "gauge", "Stop signals the instructor has not acknowledged yet.") { $0.openStopAlerts }
         metric("classctl_uptime_seconds", "gauge", "Seconds since this server started.", Int((wallClockMillis() - started) / 1000))
+        for more in moreMetrics.withLock({ $0 }) { lines += more() }
         var h = HTTPHeaders(); h.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         return HTTPResponse(status: 200, headers: h, body: Array((lines.joined(separator: "\n") + "\n").utf8))
     }

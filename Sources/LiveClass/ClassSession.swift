@@ -21,18 +21,21 @@ public enum ClassRecording {
     case none
     case new(directory: URL)
     case resume(Recording, url: URL)
+    /// A sink of the caller's (a cluster's Redis stream), continuing `resuming` when given.
+    case sink(any RecordingSink, resuming: Recording?)
 }
 
 /// What HTTP routes show of a class, published by the class queue after every change so a
 /// route (on an event loop) reads it without waiting for that queue, which writes to disk.
-struct PublicView: Sendable {
-    var snapshot: Snapshot
-    var participants = 0
-    var instructors = 0
-    var done = 0
-    var tokenRefusals = 0
-    var stopSignals = 0
-    var openStopAlerts = 0
+public struct PublicView: Sendable {
+    public var snapshot: Snapshot
+    public var participants = 0
+    public var instructors = 0
+    public var done = 0
+    public var tokenRefusals = 0
+    public var stopSignals = 0
+    public var openStopAlerts = 0
+    public init(snapshot: Snapshot) { self.snapshot = snapshot }
 }
 
 /// Mutable state is owned by `queue`; `code`, `plan`, `steps` and the JSON built at init are
@@ -43,6 +46,8 @@ public final class ClassSession: @unchecked Sendable {
     public let steps: [Step]
     let queue: DispatchQueue
     let group: BroadcastGroup
+    /// The group on one node; a cluster's fan-out through Redis.
+    private let fanout: any ClassFanout
     /// The instructor token, or (a resumed class whose token was not kept) only its salted hash.
     private let instructorToken: [UInt8]?
     private let instructorTokenHash: String?
@@ -53,7 +58,11 @@ public final class ClassSession: @unchecked Sendable {
     public let replaySpeed: Double?
 
     private var engine: ClassEngine
-    private var recorder: RecordingWriter?
+    private var recorder: (any RecordingSink)? {
+        didSet { if let recorder { lastSink = recorder } }
+    }
+    /// The last sink, kept after the recording closes: "Run again" starts the next run beside it.
+    private var lastSink: (any RecordingSink)?
     public private(set) var recordingPath: String?
     private var members: [UInt64: Member] = [:]
     private var doneOnStep: Set<UInt64> = []
@@ -77,7 +86,7 @@ public final class ClassSession: @unchecked Sendable {
     private var onFinished: [@Sendable () -> Void] = []
 
     struct Member {
-        let connection: Connection
+        let connection: any ClassMember
         /// The client's address (behind trusted proxies, the one they forward).
         let address: String
         var role: Role
@@ -99,18 +108,18 @@ public final class ClassSession: @unchecked Sendable {
     /// recorded hash can check the instructor's link).
     public init(code: String, plan: ClassPlan, steps: [Step]? = nil, instructorToken: String?, server: Server,
                 leadMs: Int64 = 300, recording: ClassRecording, replaySpeed: Double? = nil, logger: Logger,
-                onRecorded: (@Sendable () -> Void)? = nil) throws {
+                fanout: (any ClassFanout)? = nil, onRecorded: (@Sendable () -> Void)? = nil) throws {
         self.code = code
         self.replaySpeed = replaySpeed
         self.plan = plan
         var resumed: ResumedClass?
         switch recording {
-        case .resume(let rec, _):
+        case .resume(let rec, _), .sink(_, resuming: let rec?):
             let r = Resume.rebuild(rec, now: wallClockMillis())
             resumed = r
             self.engine = r.engine
-            self.instructorTokenHash = rec.instructorTokenHash
-        case .new, .none:
+            self.instructorTokenHash = rec.instructorTokenHash ?? instructorToken.map { TokenHash.make($0) }
+        case .new, .none, .sink(_, resuming: nil):
             self.engine = steps.map { ClassEngine(plan: plan, steps: $0) } ?? ClassEngine(plan: plan)
             self.instructorTokenHash = instructorToken.map { TokenHash.make($0) }
         }
@@ -120,7 +129,9 @@ public final class ClassSession: @unchecked Sendable {
         self.logger = logger
         self.onRecorded = onRecorded
         self.queue = DispatchQueue(label: "classctl.class.\(code)")
-        self.group = server.makeBroadcastGroup()
+        let group = server.makeBroadcastGroup()
+        self.group = group
+        self.fanout = fanout ?? GroupFanout(group: group)
         self.classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: engine.steps, replaySpeed: replaySpeed)
         switch recording {
         case .none: break
@@ -128,15 +139,23 @@ public final class ClassSession: @unchecked Sendable {
             recordDirectory = dir
             let writer = try RecordingWriter(directory: dir, plan: plan, steps: engine.steps, classCode: code,
                                              startedAt: wallClockMillis(), instructorTokenHash: instructorTokenHash)
-            recorder = writer
+            recorder = FileRecordingSink(writer)
             recordingPath = writer.fileURL.path
         case .resume(let rec, let url):
             recordDirectory = url.deletingLastPathComponent()
             runEvents = rec.events
             runStartedAt = rec.startedAt
-            recorder = try RecordingWriter(appendingTo: url, recording: rec)
+            recorder = FileRecordingSink(try RecordingWriter(appendingTo: url, recording: rec))
             recordingPath = url.path
+        case .sink(let sink, let rec):
+            recorder = sink
+            recordingPath = sink.location
+            if let rec {
+                runEvents = rec.events
+                runStartedAt = rec.startedAt
+            }
         }
+        lastSink = recorder   // observers do not run in init
         stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
         view = Locked(PublicView(snapshot: engine.snapshot))
         if let resumed {
@@ -167,7 +186,7 @@ public final class ClassSession: @unchecked Sendable {
         logger.info("class \(code): resumed at \(snap.status.rawValue) step \(snap.stepIndex.map { String($0 + 1) } ?? "-") of \(steps.count)\(r.missedAdvances.isEmpty ? "" : "; \(r.missedAdvances.count) timed steps ended while the server was down")")
     }
 
-    func setLinkBase(_ base: @escaping @Sendable () -> String) { linkBase.withLock { $0 = base } }
+    public func setLinkBase(_ base: @escaping @Sendable () -> String) { linkBase.withLock { $0 = base } }
 
     /// The join link phones should share, or nil before the server knows its public address.
     var joinLink: String? {
@@ -184,30 +203,82 @@ public final class ClassSession: @unchecked Sendable {
 
     // MARK: Joining and leaving (from the sockets' loops)
 
-    func join(_ c: Connection, address: String) {
+    /// A member comes. `welcome` false: one already welcomed by an earlier owner of the class
+    /// (a cluster's relay re-announcing its phones), registered without a new welcome.
+    public func join(_ c: any ClassMember, address: String, welcome sendWelcome: Bool = true) {
         queue.async { [self] in
+            guard !detached else { return }
+            if !sendWelcome, members[c.id] != nil { return }
             members[c.id] = Member(connection: c, address: address, role: .participant, name: nil)
-            c.send(text: welcome(role: .participant, clientID: c.id))
-            group.add(c)
-            schedulePresence()
-        }
-    }
-
-    func leave(_ c: Connection) {
-        queue.async { [self] in
-            guard members.removeValue(forKey: c.id) != nil else { return }
-            doneOnStep.remove(c.id)
-            if stopAlerts[Int64(c.id)] != nil {
-                stopAlerts[Int64(c.id)]?.online = false
+            if sendWelcome { c.send(text: welcome(role: .participant, for: c)) }
+            fanout.joined(c)
+            if let alert = stopAlerts[Int64(c.id)], !alert.online {
+                stopAlerts[Int64(c.id)]?.online = true
                 sendAlerts()
             }
             schedulePresence()
         }
     }
 
-    private func welcome(role: Role, clientID: UInt64) -> String {
+    func leave(_ c: Connection) { leave(id: c.id) }
+
+    public func leave(id: UInt64) {
+        queue.async { [self] in
+            guard members.removeValue(forKey: id) != nil else { return }
+            doneOnStep.remove(id)
+            if stopAlerts[Int64(id)] != nil {
+                stopAlerts[Int64(id)]?.online = false
+                sendAlerts()
+            }
+            schedulePresence()
+        }
+    }
+
+    /// The ids of the members (a cluster's owner drops those of a node that died).
+    public func memberIDs(completion: @escaping @Sendable ([UInt64]) -> Void) {
+        queue.async { [self] in completion(Array(members.keys)) }
+    }
+
+    /// Sends the current state to everyone and presence soon (a relay that was away, a new
+    /// owner). With `node`: the members whose ids `isOfNode` and are not in `present` left
+    /// meanwhile (their leaving was lost).
+    public func resync(present: Set<UInt64>? = nil, isOfNode: (@Sendable (UInt64) -> Bool)? = nil) {
+        queue.async { [self] in
+            guard !detached else { return }
+            if let present, let isOfNode {
+                for id in members.keys where isOfNode(id) && !present.contains(id) {
+                    members[id] = nil
+                    doneOnStep.remove(id)
+                    if stopAlerts[Int64(id)] != nil { stopAlerts[Int64(id)]?.online = false }
+                }
+            }
+            stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
+            fanout.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable, to: .everyone)
+            // The newest announcement again, for phones whose relay was away when it went out
+            // (the pages show an announcement once: by `at`, as from a welcome).
+            if let a = recentAnnouncements.last, wallClockMillis() - a.at < 10 * 60_000 {   // the pages' window for missed ones
+                fanout.broadcast(text: Array(ServerMessage.announce(id: a.id, text: a.text, at: a.at).utf8), kind: .ordinary, to: .everyone)
+            }
+            schedulePresence()
+        }
+    }
+
+    /// Stops running this class here without recording anything (a cluster node that lost the
+    /// class's lease): timers stop, messages are ignored. Blocks until done.
+    public func detach() {
+        queue.sync {
+            detached = true
+            timer?.cancel()
+            timer = nil
+            recorder = nil
+        }
+    }
+    private var detached = false
+
+    private func welcome(role: Role, for member: any ClassMember) -> String {
         let now = wallClockMillis()
-        return ServerMessage.welcome(role: role, clientID: clientID, serverTime: now, classJSON: classJSON,
+        return ServerMessage.welcome(role: role, clientID: member.id, serverTime: now,
+                                     classJSON: member.takesClassByReference ? ServerMessage.classPlaceholder : classJSON,
                                      state: ServerMessage.state(engine.snapshot, serverTime: now, effectiveAt: nil),
                                      presence: presenceJSON(withNames: role == .instructor),
                                      alerts: role == .instructor ? ServerMessage.alertList(openAlerts) : nil,
@@ -220,9 +291,9 @@ public final class ClassSession: @unchecked Sendable {
 
     /// Every client message but `time` comes here from its socket's loop: one hop to the class
     /// queue, one role check, one handler per message.
-    func receive(_ message: ClientMessage, from c: Connection) {
+    func receive(_ message: ClientMessage, from c: any ClassMember) {
         queue.async { [self] in
-            guard let member = members[c.id] else { return }
+            guard !detached, let member = members[c.id] else { return }
             if let role = message.requiredRole, member.role != role {
                 c.send(text: role == .instructor
                        ? ServerMessage.error("not-instructor", "Only the instructor can do that.")
@@ -240,8 +311,8 @@ public final class ClassSession: @unchecked Sendable {
             case .done(let step): done(c, step: step)
             case .stop(let on): stopSignal(c, member, on: on)
             case .command(let command):
-                if let error = perform(command, source: "instructor") {
-                    c.send(text: ServerMessage.error("invalid-command", error))
+                if let error = perform(command, source: "instructor"), !detached {
+                    c.send(text: ServerMessage.error(error.notSaved ? "not-saved" : "invalid-command", error.text))
                 }
             case .announce(let text):
                 // Refused rather than cut: a cut message can say something else than meant.
@@ -249,27 +320,37 @@ public final class ClassSession: @unchecked Sendable {
                     c.send(text: ServerMessage.error("too-long", "Announcements are at most \(ClassLimits.maxAnnouncementCharacters) characters; this one has \(text.count)."))
                     return
                 }
-                sendAnnouncement(text)
+                if let why = sendAnnouncement(text), !detached {
+                    c.send(text: ServerMessage.error("not-saved", "The announcement could not be saved, so it was not sent (\(why)). Try again in a moment."))
+                }
             case .acknowledgeStop(let client): acknowledgeStop(client)
             case .runAgain: runAgain(c)
             }
         }
     }
 
-    private func hello(_ c: Connection, _ member: Member, role: Role, name: String?, token: String?) {
+    /// A message as a phone sent it (a cluster's relay forwards them); undecodable ones are dropped.
+    public func receive(raw: [UInt8], from c: any ClassMember) {
+        if case .success(let message) = ClientMessage.decode(raw) { receive(message, from: c) }
+    }
+
+    private func hello(_ c: any ClassMember, _ member: Member, role: Role, name: String?, token: String?) {
         if let name { members[c.id]?.name = String(name.prefix(ClassLimits.maxNameCharacters)) }
         if role == .watcher {
             members[c.id]?.role = .watcher
+            c.roleChanged(.watcher)
         } else if role == .instructor {
             let correct = token.map(isInstructorToken) ?? false
             switch tokenGuesses.attempt(correct: correct, address: member.address, wrongOnConnection: member.wrongTokens, now: wallClockMillis()) {
             case .accept:
                 members[c.id]?.role = .instructor
+                c.roleChanged(.instructor)
                 logger.info("class \(code): instructor joined from \(member.address)")
-                c.send(text: welcome(role: .instructor, clientID: c.id))
+                c.send(text: welcome(role: .instructor, for: c))
             case .refuse(let delayMs, let close):
                 members[c.id]?.wrongTokens += 1
                 members[c.id]?.role = .watcher   // a console, even without the right token: not a participant
+                c.roleChanged(.watcher)
                 publishView()
                 logger.warning("class \(code): wrong instructor token from \(member.address)\(close ? "; closing that connection" : "")")
                 // Holds the session (and so its loops) until then, even if the server stops meanwhile.
@@ -287,7 +368,7 @@ public final class ClassSession: @unchecked Sendable {
         schedulePresence()
     }
 
-    private func done(_ c: Connection, step: Int) {
+    private func done(_ c: any ClassMember, step: Int) {
         let snap = engine.snapshot
         guard snap.status == .running || snap.status == .paused, snap.stepIndex == step else { return }
         doneOnStep.insert(c.id)
@@ -304,7 +385,7 @@ public final class ClassSession: @unchecked Sendable {
 
     /// A finished class runs again from its first step (the console's "Run again"): same code
     /// and links, a new recording, every phone welcomed to the new run.
-    private func runAgain(_ c: Connection) {
+    private func runAgain(_ c: any ClassMember) {
         guard engine.snapshot.status == .finished else {
             c.send(text: ServerMessage.error("invalid-command", "Run again is for a finished class; this one is still on."))
             return
@@ -317,19 +398,20 @@ public final class ClassSession: @unchecked Sendable {
         doneOnStep.removeAll()
         recentAnnouncements.removeAll()
         lastPublishedStep = nil
-        if let dir = recordDirectory {
+        if let previous = lastSink {
             do {
-                let writer = try RecordingWriter(directory: dir, plan: plan, steps: steps, classCode: code,
-                                                 startedAt: runStartedAt, instructorTokenHash: instructorTokenHash)
-                recorder = writer
-                recordingPath = writer.fileURL.path
+                let sink = try previous.newRun(plan: plan, steps: steps, classCode: code, startedAt: runStartedAt,
+                                               instructorTokenHash: instructorTokenHash)
+                try? previous.close()
+                recorder = sink
+                recordingPath = sink.location
             } catch {
                 logger.error("class \(code): cannot start the new run's recording (\(error)); it runs unrecorded")
             }
         }
         stateJSONCache = ServerMessage.state(engine.snapshot, serverTime: wallClockMillis(), effectiveAt: nil)
         publishView()
-        for m in members.values { m.connection.send(text: welcome(role: m.role, clientID: m.connection.id)) }
+        for m in members.values { m.connection.send(text: welcome(role: m.role, for: m.connection)) }
         logger.info("class \(code): running again\(recordingPath.map { " (recording \($0))" } ?? "")")
     }
 
@@ -346,7 +428,7 @@ public final class ClassSession: @unchecked Sendable {
 
     /// Raised or taken back by a participant; stays on every console until acknowledged, also
     /// when the phone goes away (that is when it matters most).
-    private func stopSignal(_ c: Connection, _ member: Member, on: Bool) {
+    private func stopSignal(_ c: any ClassMember, _ member: Member, on: Bool) {
         let id = Int64(c.id), now = wallClockMillis()
         if on {
             guard stopAlerts[id] == nil else { c.send(text: ServerMessage.stopStatus(on: true, acknowledged: false)); return }
@@ -385,27 +467,38 @@ public final class ClassSession: @unchecked Sendable {
     }
 
     /// Records the announcement, then sends it to everyone (never superseded or dropped).
-    private func sendAnnouncement(_ text: String) {
+    /// Nil, or why it could not be stored (then nothing was sent).
+    @discardableResult
+    private func sendAnnouncement(_ text: String) -> String? {
         let now = wallClockMillis()
+        if let why = record(RecordedEvent(at: now, kind: .announce, text: text, seq: engine.snapshot.seq)) { return why }
         announceID += 1
         recentAnnouncements.append((announceID, text, now))
         if recentAnnouncements.count > Self.recentAnnouncementLimit { recentAnnouncements.removeFirst() }
-        record(RecordedEvent(at: now, kind: .announce, text: text, seq: engine.snapshot.seq))
-        group.broadcast(text: Array(ServerMessage.announce(id: announceID, text: text, at: now).utf8), kind: .ordinary)
+        fanout.broadcast(text: Array(ServerMessage.announce(id: announceID, text: text, at: now).utf8), kind: .ordinary, to: .everyone)
+        return nil
     }
 
     // MARK: Driving the engine (on the class queue)
 
-    /// Applies a command effective a short lead from now; returns an error text or nil.
+    struct CommandError { var text: String; var notSaved = false }
+
+    /// Applies a command effective a short lead from now; returns an error or nil. A command
+    /// that a required sink cannot store is not made at all.
     @discardableResult
-    func perform(_ command: EngineCommand, source: String) -> String? {
+    func perform(_ command: EngineCommand, source: String) -> CommandError? {
         let now = wallClockMillis()
         let at = now + leadMs
-        switch engine.apply(command, at: at) {
+        var next = engine
+        switch next.apply(command, at: at) {
         case .failure(let e):
-            return "\(e)"
+            return CommandError(text: "\(e)")
         case .success(let snap):
-            record(RecordedEvent(at: at, kind: .command, command: command, seq: snap.seq, stepIndex: snap.stepIndex))
+            if let why = record(RecordedEvent(at: at, kind: .command, command: command, seq: snap.seq, stepIndex: snap.stepIndex)) {
+                logger.warning("class \(code): \(command) (\(source)) refused: it could not be saved (\(why))")
+                return CommandError(text: "The class could not save this command, so it was not made (\(why)). Try again in a moment.", notSaved: true)
+            }
+            engine = next
             logger.info("class \(code): \(command) (\(source)) -> \(snap.status.rawValue) step \(snap.stepIndex.map(String.init) ?? "-")")
             publish(snap, effectiveAt: at)
             return nil
@@ -427,11 +520,11 @@ public final class ClassSession: @unchecked Sendable {
         stateJSONCache = ServerMessage.state(snap, serverTime: wallClockMillis(), effectiveAt: effectiveAt)
         publishView()
         // State supersedes state: a slow phone gets the newest, never a backlog.
-        group.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable)
+        fanout.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable, to: .everyone)
         scheduleTimer()
         if snap.status == .finished {
             // Every phone gets the summary of the class as it was run.
-            group.broadcast(text: Array(summaryJSON().utf8), kind: .ordinary)
+            fanout.broadcast(text: Array(summaryJSON().utf8), kind: .ordinary, to: .everyone)
             closeRecording()
             for f in onFinished { f() }
         }
@@ -458,8 +551,14 @@ public final class ClassSession: @unchecked Sendable {
     }
 
     private func deadlineReached(_ deadline: Int64) {
+        guard !detached else { return }
         guard let snap = engine.tick(now: deadline) else { scheduleTimer(); return }
-        record(RecordedEvent(at: deadline, kind: .autoAdvance, seq: snap.seq, stepIndex: snap.stepIndex))
+        if record(RecordedEvent(at: deadline, kind: .autoAdvance, seq: snap.seq, stepIndex: snap.stepIndex)) != nil {
+            // Not stored (a cluster without Redis): phones follow the plan by themselves, and
+            // whoever runs the class next derives this advance from the plan again.
+            scheduleTimer()
+            return
+        }
         publish(snap, effectiveAt: deadline)
     }
 
@@ -472,10 +571,18 @@ public final class ClassSession: @unchecked Sendable {
         // At most ~4 presence messages a second, however many phones come and go.
         queue.asyncAfter(deadline: .now() + .milliseconds(250)) { [self] in
             presenceScheduled = false
-            let plain = Array(presenceJSON(withNames: false).utf8)
+            guard !detached else { return }
+            let plain = presenceJSON(withNames: false)
             let named = presenceJSON(withNames: true)
+            if fanout.addressesAudiences {
+                // One message for all but the instructors, however many phones (a cluster: one PUBLISH).
+                fanout.broadcast(text: Array(plain.utf8), kind: .ordinary, to: .nonInstructors)
+                for m in members.values where m.role == .instructor { m.connection.send(text: named) }
+                return
+            }
+            let plainBytes = Array(plain.utf8)
             for m in members.values {
-                if m.role == .instructor { m.connection.send(text: named) } else { m.connection.send(text: plain) }
+                if m.role == .instructor { m.connection.send(text: named) } else { m.connection.send(text: plainBytes) }
             }
         }
     }
@@ -516,7 +623,7 @@ public final class ClassSession: @unchecked Sendable {
         view.withLock { $0 = v }
     }
 
-    var publicView: PublicView { view.withLock { $0 } }
+    public var publicView: PublicView { view.withLock { $0 } }
 
     /// The current state and plan summary as JSON (GET /api/classes/CODE).
     public func snapshotJSON() -> String {
@@ -536,16 +643,34 @@ public final class ClassSession: @unchecked Sendable {
 
     // MARK: Recording
 
-    private func record(_ event: RecordedEvent) {
-        runEvents.append(event)
-        guard let r = recorder else { return }
+    /// Nil when stored (or the class is unrecorded); otherwise why not, and only from a
+    /// required sink: the caller then does not make the change.
+    @discardableResult
+    private func record(_ event: RecordedEvent) -> String? {
+        guard let r = recorder else { runEvents.append(event); return nil }
         do {
             try r.append(event)
+            runEvents.append(event)
             onRecorded?()
+            return nil
         } catch {
+            if error is RecordingSuperseded {
+                // Another node runs the class: it answers; this session goes quiet.
+                detached = true
+                timer?.cancel()
+                timer = nil
+                logger.notice("class \(code): another node runs this class now; this one stops answering")
+                return "\(error)"
+            }
+            if r.required {
+                logger.error("class \(code): cannot store the \(event.kind.rawValue) event in \(r.location) (\(error))")
+                return "\(error)"
+            }
             // A full disk must not stop the class: say so loudly and keep running.
             logger.error("class \(code): cannot write the recording (\(error)); the class goes on unrecorded from here")
             recorder = nil
+            runEvents.append(event)
+            return nil
         }
     }
 

@@ -3,16 +3,29 @@
 import NetServer
 import WebSocketCodec
 
+/// Where a socket's messages go: the class itself (one node), or its relay on this node (a cluster).
+protocol ClassSocketTarget: AnyObject, Sendable {
+    func join(_ c: Connection, address: String)
+    func leave(_ c: Connection)
+    /// `raw`: the message as the phone sent it (a relay forwards it as is).
+    func receive(_ message: ClientMessage, raw: [UInt8], from c: Connection)
+}
+
+extension ClassSession: ClassSocketTarget {
+    func join(_ c: Connection, address: String) { join(c as any ClassMember, address: address) }
+    func receive(_ message: ClientMessage, raw: [UInt8], from c: Connection) { receive(message, from: c) }
+}
+
 /// Confined to the connection's loop queue (NetServer calls delegates only there).
 final class ClassSocket: WebSocketDelegate {
-    let session: ClassSession
+    let session: any ClassSocketTarget
     /// The client's address (behind trusted proxies, the forwarded one), fixed at the upgrade.
     let address: String
     // Token bucket (ClassLimits): a sustained rate and a burst.
     private var tokens = ClassLimits.messageBurst
     private var lastRefill = monotonicMillis()
 
-    init(session: ClassSession, address: String) {
+    init(session: any ClassSocketTarget, address: String) {
         self.session = session
         self.address = address
     }
@@ -41,7 +54,7 @@ final class ClassSocket: WebSocketDelegate {
             // Answered here, on the socket's loop, so queueing elsewhere can't skew it.
             c.send(text: ServerMessage.time(id: id, t0: t0, t1: received, t2: wallClockMillis()))
         case .success(let message):
-            session.receive(message, from: c)
+            session.receive(message, raw: text, from: c)
         }
     }
 }

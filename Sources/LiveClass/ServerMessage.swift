@@ -4,6 +4,25 @@ import ClassPlan
 import ClassEngine
 
 enum ServerMessage {
+    /// Stands for the class in a welcome a cluster's relay completes (`completingWelcome`).
+    static let classPlaceholder = #""@class""#
+    private static let placeholderField = Array(#""class":"@class""#.utf8)
+
+    /// A welcome with the class put in for the placeholder (the first `"class":` field: it
+    /// comes before any text a person wrote, whose quotes are escaped anyway).
+    static func completingWelcome(_ text: [UInt8], classJSON: String) -> [UInt8] {
+        let f = placeholderField
+        guard text.count >= f.count else { return text }
+        var i = 0
+        while i + f.count <= text.count {
+            if text[i] == f[0] && text[i..<(i + f.count)].elementsEqual(f) {
+                return Array(text[..<i]) + Array(#""class":"#.utf8) + Array(classJSON.utf8) + Array(text[(i + f.count)...])
+            }
+            i += 1
+        }
+        return text
+    }
+
     /// The class as phones show it; built once per class. Steps in their one Codable shape.
     static func classJSON(code: String, plan: ClassPlan, steps: [Step], replaySpeed: Double? = nil) -> String {
         var o = JSONObject()

@@ -34,11 +34,16 @@ public final class Studio: Sendable {
     let onOpen: @Sendable (ClassSession, String) -> Void
     /// Serialises opening classes (the limit check and the registration go together).
     private let opening = Locked(())
+    /// Opens classes somewhere else than in this process alone (a cluster: in Redis, this node
+    /// taking the lease); nil: here.
+    private let opener: (any ClassOpener)?
 
     public init(classes: ClassServer, server: Server, studioKey: String, recordDirectory: URL?,
                 limits: StudioLimits = StudioLimits(), leadMs: Int64 = 300, logger: Logger,
+                opener: (any ClassOpener)? = nil,
                 onOpen: @escaping @Sendable (ClassSession, String) -> Void = { _, _ in }) {
         self.onOpen = onOpen
+        self.opener = opener
         self.classes = classes
         self.server = server
         self.studioKey = Array(studioKey.utf8)
@@ -56,8 +61,23 @@ public final class Studio: Sendable {
     }
 
     public struct Opened: Sendable {
-        public let session: ClassSession
+        public let code: String
+        public let title: String
+        public let stepCount: Int
         public let token: String
+        /// Where it is recorded (a file, or `redis://…#CODE`).
+        public let recording: String?
+        /// The class, when it runs in this process.
+        public let session: ClassSession?
+
+        public init(code: String, title: String, stepCount: Int, token: String, recording: String?, session: ClassSession? = nil) {
+            self.code = code
+            self.title = title
+            self.stepCount = stepCount
+            self.token = token
+            self.recording = recording
+            self.session = session
+        }
     }
 
     /// Whether the request carries the studio key (`Authorization: Bearer KEY`).
@@ -74,21 +94,27 @@ public final class Studio: Sendable {
             return .failure(.invalidPlan(diagnostics))
         }
         return opening.withLock { _ -> Result<Opened, OpenError> in
-            let open = classes.all.count
+            let open = classes.hosts.count
             guard open < limits.maxClasses else {
                 return .failure(.full("this studio server already runs \(open) classes (its limit is \(limits.maxClasses)); end one or use another server"))
             }
-            var code = wanted ?? Self.randomCode()
-            while wanted == nil && classes.session(code: code) != nil { code = Self.randomCode() }
-            if classes.session(code: code) != nil { return .failure(.failed("a class with the code \(code) is already open")) }
             let token = Self.randomToken()
+            if let opener {
+                let result = opener.open(plan: plan, token: token, code: wanted)
+                if case .success(let o) = result { logger.info("studio: opened class \(o.code) (\(plan.title))") }
+                return result
+            }
+            var code = wanted ?? Self.randomCode()
+            while wanted == nil && classes.host(code: code) != nil { code = Self.randomCode() }
+            if classes.host(code: code) != nil { return .failure(.failed("a class with the code \(code) is already open")) }
             do {
                 let session = try ClassSession(code: code, plan: plan, instructorToken: token, server: server, leadMs: leadMs,
                                                recordDirectory: recordDirectory, logger: logger)
                 adopt(session)
                 onOpen(session, token)
                 logger.info("studio: opened class \(code) (\(plan.title))")
-                return .success(Opened(session: session, token: token))
+                return .success(Opened(code: code, title: plan.title, stepCount: session.steps.count, token: token,
+                                       recording: session.recordingPath, session: session))
             } catch {
                 return .failure(.failed("cannot start the class's recording: \(error)"))
             }
@@ -112,10 +138,10 @@ public final class Studio: Sendable {
 
     /// Phones and consoles over every class, from their published views (never waits).
     func connectedPhones() -> Int {
-        classes.all.reduce(0) { $0 + $1.publicView.participants + $1.publicView.instructors }
+        classes.hosts.reduce(0) { $0 + $1.publicView.participants + $1.publicView.instructors }
     }
 
-    static func randomCode() -> String {
+    public static func randomCode() -> String {
         let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
         var rng = SystemRandomNumberGenerator()
         return String((0..<5).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
@@ -125,4 +151,11 @@ public final class Studio: Sendable {
         var rng = SystemRandomNumberGenerator()
         return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &rng)) }.joined()
     }
+}
+
+/// Opens a studio's classes elsewhere than in this process alone (ClassCluster: in Redis).
+/// Called on the route's loop; it must answer within a couple of seconds.
+public protocol ClassOpener: Sendable {
+    /// A class of `plan` whose instructor token is `token`, under `code` or a new random one.
+    func open(plan: ClassPlan, token: String, code: String?) -> Result<Studio.Opened, Studio.OpenError>
 }

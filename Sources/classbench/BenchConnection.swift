@@ -6,6 +6,9 @@ struct BenchConfig: Sendable {
     var publisherURL: String
     var subscriber: Endpoint
     var publisher: Endpoint
+    /// More subscriber endpoints (`--sub-url` repeated): subscribers are spread over all of
+    /// them round robin, e.g. the nodes of a cluster.
+    var moreSubscribers: [Endpoint] = []
     var connections: Int
     var template: MessageTemplate
     /// Broadcasts per second, or nil for throughput mode (a window of broadcasts in flight).
@@ -36,6 +39,14 @@ struct BenchConfig: Sendable {
     /// (connect + handshake) may take.
     static let maxAttempts = 5
     static let handshakeTimeoutNanos: UInt64 = 10_000_000_000
+
+    /// Where connection `c` goes: the publisher's URL, or its share of the subscriber URLs.
+    func endpoint(for c: BenchConnection) -> Endpoint {
+        if c.isPublisher { return publisher }
+        if moreSubscribers.isEmpty { return subscriber }
+        let k = c.index % (moreSubscribers.count + 1)
+        return k == 0 ? subscriber : moreSubscribers[k - 1]
+    }
 }
 
 /// One client socket (a subscriber, or the publisher) and its protocol state.

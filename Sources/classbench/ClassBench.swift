@@ -30,8 +30,8 @@ struct ClassBench: ParsableCommand {
         }
     }
 
-    @Option(help: "Subscriber URL, ws:// or wss://127.0.0.1:PORT/path?query (wss default port 443).")
-    var subUrl: String
+    @Option(help: "Subscriber URL, ws:// or wss://127.0.0.1:PORT/path?query (wss default port 443); repeat it to spread the subscribers round robin (the nodes of a cluster).")
+    var subUrl: [String]
 
     @Option(help: "Publisher URL (default: --sub-url).")
     var pubUrl: String?
@@ -123,11 +123,14 @@ struct ClassBench: ParsableCommand {
 
     func makeConfig() throws -> BenchConfig {
         let subscriber: Endpoint
+        var more: [Endpoint] = []
         let publisher: Endpoint
         let template: MessageTemplate
         do {
-            subscriber = try Endpoint(subUrl, allowRemote: allowRemote)
-            publisher = try Endpoint(pubUrl ?? subUrl, allowRemote: allowRemote)
+            guard let first = subUrl.first else { throw ValidationError("--sub-url is required") }
+            subscriber = try Endpoint(first, allowRemote: allowRemote)
+            more = try subUrl.dropFirst().map { try Endpoint($0, allowRemote: allowRemote) }
+            publisher = try Endpoint(pubUrl ?? first, allowRemote: allowRemote)
             template = try MessageTemplate(pubTemplate, size: size)
         } catch {
             throw ValidationError("\(error)")
@@ -135,14 +138,16 @@ struct ClassBench: ParsableCommand {
         if tlsCA != nil && !subscriber.isSecure && !publisher.isSecure {
             throw ValidationError("--tls-ca needs a wss:// URL")
         }
-        return BenchConfig(
-            subscriberURL: subUrl, publisherURL: pubUrl ?? subUrl, subscriber: subscriber, publisher: publisher,
+        var config = BenchConfig(
+            subscriberURL: subUrl.joined(separator: ","), publisherURL: pubUrl ?? subUrl[0], subscriber: subscriber, publisher: publisher,
             connections: conns, template: template, rate: rate == "max" ? nil : Double(rate), window: window,
             duration: duration, deflate: deflate, serverPID: serverPid, ramp: ramp, maxPending: maxPending,
             connectTimeout: connectTimeout, settle: settle, drain: drain, broadcastTimeout: bcastTimeout,
             hardTimeout: timeout ?? (connectTimeout + settle + duration + drain + 30),
             subscriberHello: subHello, publisherHello: pubHello, extraHeaders: header, label: label, quiet: quiet,
             tlsCAFile: tlsCA)
+        config.moreSubscribers = more
+        return config
     }
 
     func run() throws {

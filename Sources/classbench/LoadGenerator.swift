@@ -304,7 +304,7 @@ final class LoadGenerator {
         guard fd >= 0 else { throw SystemError("socket (is the open-files limit high enough?)") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = (c.isPublisher ? config.publisher : config.subscriber).socketAddress
+        var address = config.endpoint(for: c).socketAddress
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -376,7 +376,7 @@ final class LoadGenerator {
             disconnect(c, to: .idle, reset: false)
             return
         }
-        let endpoint = c.isPublisher ? config.publisher : config.subscriber
+        let endpoint = config.endpoint(for: c)
         if endpoint.isSecure, let tlsContext {
             do {
                 c.tls = try tlsContext.makeConnection(fd: c.fd, endpoint: endpoint)
@@ -396,7 +396,7 @@ final class LoadGenerator {
                                         acceptValue: webSocketAcceptValue(forKey:))
         c.handshake = handshake
         c.state = .handshaking
-        let endpoint = c.isPublisher ? config.publisher : config.subscriber
+        let endpoint = config.endpoint(for: c)
         write(c, handshake.request(target: endpoint.target, host: endpoint.hostHeader, extraHeaders: config.extraHeaders))
     }
 

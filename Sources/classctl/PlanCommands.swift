@@ -5,6 +5,7 @@
 // 2 usage problem (no files given, file missing or unreadable, output exists).
 
 import ArgumentParser
+import ClassCluster
 import ClassEngine
 import ClassPlan
 import Foundation
@@ -129,8 +130,11 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Turn a class recording into a plan file of the class as it was actually run.")
 
-    @Argument(help: "Recording file (.jsonl) written by 'classctl start'.")
+    @Argument(help: "Recording file (.jsonl) written by 'classctl start', or a class in a cluster's Redis: redis://[:pw@]host:port/db#CODE (or CODE with --redis).")
     var recording: String
+
+    @Option(name: .customLong("redis"), help: "Read the class CODE (the argument) from this Redis (a `serve --redis` cluster).")
+    var redis: String?
 
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
     var output: String?
@@ -139,13 +143,20 @@ struct Export: ParsableCommand {
     var force = false
 
     func run() throws {
-        guard FileManager.default.isReadableFile(atPath: recording) else {
+        let fromRedis = redis != nil || recording.hasPrefix("redis://")
+        guard fromRedis || FileManager.default.isReadableFile(atPath: recording) else {
             printError("\(recording): error: cannot read the file (missing or no permission)")
             throw ExitCode(2)
         }
         let loaded: Recording
         do {
-            loaded = try RecordingReader.read(URL(fileURLWithPath: recording))
+            if let redis {
+                loaded = try RedisRecording.read(url: redis, code: recording)
+            } else if fromRedis {
+                loaded = try RedisRecording.read(url: recording)
+            } else {
+                loaded = try RecordingReader.read(URL(fileURLWithPath: recording))
+            }
         } catch {
             printError("error: \(error)")
             throw ExitCode(1)

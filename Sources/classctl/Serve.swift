@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ClassCluster
 import ClassEngine
 import ClassPlan
 import LiveClass
@@ -19,6 +20,8 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("max-classes"), help: "Classes open at once (default 50).") var maxClasses: Int?
     @Option(name: .customLong("max-phones"), help: "Phones over all classes (default 19000).") var maxPhones: Int?
     @Option(name: .customLong("finished-grace"), help: "Seconds a finished class stays before it leaves the server (default 600).") var finishedGrace: Int = 600
+    @Option(name: .customLong("redis"), help: "Share classes with other `serve` nodes through this Redis: redis://[:password@]host:port/db (or CLASSCTL_REDIS, or redis in the config; see docs/cluster.md).") var redis: String?
+    @Option(name: .customLong("lease-ms"), help: "Cluster: a class's lease time; a node that dies is replaced after about this plus two ticks (default 3000).") var leaseMs: Int = 3_000
 
     func run() throws {
         let settings: Settings
@@ -26,6 +29,7 @@ struct Serve: ParsableCommand {
             settings = try server.resolvedSettings(environment: ProcessInfo.processInfo.environment) { s in
                 if let maxClasses { s.maxClasses = maxClasses }
                 if let maxPhones { s.maxPhones = maxPhones }
+                if let redis { s.redis = redis }
             }
         } catch {
             fail("\(error)", code: 2)
@@ -50,6 +54,10 @@ struct Serve: ParsableCommand {
                                 session.whenFinished { Resumption.removeToken(for: url) }
                             })
         hosting.classes.attach(studio)
+
+        if let redisURL = settings.redis {
+            serveCluster(redisURL: redisURL, hosting: hosting, settings: settings, limits: limits, key: key, logger: logger)
+        }
 
         // Every unfinished class in the record directory goes on (a crash, a deploy).
         var resumed: [ClassSession] = []
@@ -82,5 +90,42 @@ struct Serve: ParsableCommand {
         hosting.handleSignals(links: links, redirect: redirect, graceSeconds: Start.secondSignalGrace,
             suspend: { signal in for s in classes.all { s.suspend(reason: "server stopping (signal \(signal))") } },
             end: { for s in classes.all { s.finish(reason: "ended at the server") } })
+    }
+}
+
+extension Serve {
+    /// `serve --redis`: classes live in Redis and any node serves any of them (docs/cluster.md).
+    /// Nothing is resumed from the record directory: the classes are in Redis.
+    func serveCluster(redisURL: String, hosting: Hosting, settings: Settings, limits: StudioLimits, key: String, logger: Logger) -> Never {
+        guard (500...60_000).contains(leaseMs) else { fail("--lease-ms must be between 500 and 60000", code: 2) }
+        var options = ClusterOptions()
+        options.leaseTTLMs = leaseMs
+        options.tickMs = max(100, leaseMs / 3)
+        options.finishedGraceMs = limits.finishedGraceMs
+        let cluster: ClusterNode
+        do {
+            cluster = try ClusterNode(url: redisURL, options: options, server: hosting.server, classes: hosting.classes,
+                                      leadMs: Int64(settings.leadMs), logger: logger)
+        } catch {
+            fail("--redis: \(error)", code: 2)
+        }
+        let studio = Studio(classes: hosting.classes, server: hosting.server, studioKey: key, recordDirectory: nil,
+                            limits: limits, leadMs: Int64(settings.leadMs), logger: logger, opener: cluster)
+        hosting.classes.attach(studio)
+        do { try cluster.start() } catch { fail("\(error)", code: 1) }
+
+        let (links, redirect) = hosting.listen()
+        var out = "classctl serve — studio server, cluster node \(cluster.node) (up to \(limits.maxClasses) classes, \(limits.maxPhones) phones)\n\n"
+        out += "  listening:   \(Banner.listening(host: settings.host, port: hosting.server.port, secure: hosting.tls != nil))\n"
+        out += "  links:       \(links.preferred)/c/CODE\n"
+        out += "  open one:    CLASSCTL_STUDIO_KEY=… classctl start PLAN --server \(links.preferred)\n"
+        out += "  redis:       \(cluster.configuration.url) (node \(cluster.node); classes and recordings live there)\n"
+        for h in hosting.classes.hosts.sorted(by: { $0.code < $1.code }) { out += "  class:       \(h.code) (\(h.title))\n" }
+        FileHandle.standardOutput.write(Data((out + "\n").utf8))
+
+        // Stopping a node never ends a class: its classes go to other nodes at once.
+        hosting.handleSignals(links: links, redirect: redirect, graceSeconds: 0,
+            suspend: { _ in cluster.shutdown() },
+            end: { cluster.shutdown() })
     }
 }

@@ -26,13 +26,15 @@ struct Settings: Equatable {
     /// `classctl serve`: classes open at once, and phones over all of them.
     var maxClasses = 50
     var maxPhones = 19_000
+    /// `classctl serve`: the Redis a cluster of nodes shares (docs/cluster.md).
+    var redis: String?
 
     struct Problem: Error, CustomStringConvertible { let description: String }
 
     static let keys: Set<String> = ["host", "port", "record_dir", "code", "token", "allowed_origins", "lead_ms",
                                     "log_level", "log_format", "web_root", "public_url",
                                     "tls_cert", "tls_key", "http_redirect_port", "trusted_proxies",
-                                    "studio_key", "max_classes", "max_phones"]
+                                    "studio_key", "max_classes", "max_phones", "redis"]
 
     /// Applies a YAML config file (keys as in config/classctl.yaml).
     mutating func apply(configFile path: String) throws {
@@ -82,6 +84,7 @@ struct Settings: Equatable {
         if let v = try str("studio_key") { studioKey = v }
         if let v = try int("max_classes") { maxClasses = v }
         if let v = try int("max_phones") { maxPhones = v }
+        if let v = try str("redis") { redis = v }
         if let v = map["trusted_proxies"], !(v is NSNull) {
             guard let list = v as? [String] else { throw Problem(description: "\(path): 'trusted_proxies' must be a list of addresses or ranges") }
             trustedProxies = list
@@ -110,6 +113,7 @@ struct Settings: Equatable {
         if let v = env["CLASSCTL_TLS_CERT"] { tlsCert = v }
         if let v = env["CLASSCTL_TLS_KEY"] { tlsKey = v }
         if let v = env["CLASSCTL_STUDIO_KEY"] { studioKey = v }
+        if let v = env["CLASSCTL_REDIS"], !v.isEmpty { redis = v }
         if let v = env["CLASSCTL_TRUSTED_PROXIES"] {
             trustedProxies = v.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import ClassPlan
+import ClassCluster
 import ClassEngine
 import LiveClass
 import NetServer
@@ -43,7 +44,7 @@ struct Start: ParsableCommand {
         LogSetup.bootstrap(level: Logger.Level(rawValue: settings.logLevel) ?? .info, json: settings.logFormat == "json")
         let logger = Logger(label: "classctl")
         if let studioURL {
-            guard plan.map({ !$0.hasSuffix(".jsonl") }) ?? true else { fail("a replay runs here, not on a studio server", code: 2) }
+            guard plan.map({ !$0.hasSuffix(".jsonl") && !$0.hasPrefix("redis://") }) ?? true else { fail("a replay runs here, not on a studio server", code: 2) }
             StudioClient.open(planPath: plan, server: studioURL, settings: settings)
         }
 
@@ -51,8 +52,12 @@ struct Start: ParsableCommand {
         var replay: ReplayScript?
         let classPlan: ClassPlan
         if let plan {
-            if plan.hasSuffix(".jsonl") {
-                do { replay = ReplayScript(recording: try RecordingReader.read(URL(fileURLWithPath: plan)), speed: speed) } catch {
+            if plan.hasSuffix(".jsonl") || plan.hasPrefix("redis://") {
+                // A file, or a class of a cluster: redis://host:port/db#CODE.
+                do {
+                    let recording = plan.hasPrefix("redis://") ? try RedisRecording.read(url: plan) : try RecordingReader.read(URL(fileURLWithPath: plan))
+                    replay = ReplayScript(recording: recording, speed: speed)
+                } catch {
                     fail("cannot replay \(plan): \(error)", code: 1)
                 }
                 classPlan = replay!.plan
