@@ -210,39 +210,14 @@ class Nginx:
 
     @staticmethod
     def config(upstreams: list[str], port: int, prefix: Path) -> str:
+        """config/cluster/nginx.conf (the file docker-compose.yml uses too) for these ports."""
         servers = "\n".join(f"        server {u.removeprefix('http://')} max_fails=1 fail_timeout=5s;" for u in upstreams)
-        return f"""worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    upstream classctl {{
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://classctl;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_read_timeout 75s;
-            proxy_buffering off;
-            proxy_connect_timeout 1s;
-            proxy_next_upstream error timeout http_502 http_503;
-        }}
-    }}
-}}
-"""
+        return ((ROOT / "config" / "cluster" / "nginx.conf").read_text()
+                .replace("{{PID_FILE}}", f"{prefix}/nginx.pid")
+                .replace("{{ERROR_LOG}}", f"{prefix}/logs/error.log")
+                .replace("{{TEMP_DIR}}", str(prefix))
+                .replace("{{UPSTREAM_SERVERS}}", servers)
+                .replace("{{LISTEN}}", f"127.0.0.1:{port}"))
 
     @property
     def url(self) -> str:
