@@ -2,8 +2,8 @@
 # Installs what classctl needs on Debian 12 (as root, or with sudo):
 #   scripts/setup.sh          build dependencies (zlib, OpenSSL headers, pkg-config)
 #   scripts/setup.sh --test   plus what the tests use (Chromium and its driver, curl,
-#                             openssl CLI, iproute2, redis-server, Node.js if there is no
-#                             `node`) and a Python venv with the test tools
+#                             openssl CLI, iproute2, redis-server, a colour emoji font,
+#                             Node.js if there is no `node`) and a Python venv with the test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(pkg-config zlib1g-dev libssl-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(chromium chromium-driver curl openssl iproute2)
+  # Emoji in names and labels render in the browser tests' screenshots (and are measured as drawn).
+  pkgs+=(fonts-noto-color-emoji)
   # The Redis client's tests start their own redis-server (Debian's, 7.x) on a free loopback port.
   pkgs+=(redis-server)
   # The page modules' unit tests (Tests/web) run on Node's built-in test runner.

@@ -4,12 +4,12 @@
 // follows the plan until the server answers. Network first, always: a class page must never
 // run stale code while the server is there. Served from the root so its scope is the site.
 
-const CACHE = 'classctl-page-v1';
+const CACHE = 'classctl-page-v2';
 const PAGE = '/participant.html';   // what `/` and `/c/CODE` serve
 const FILES = [
   PAGE, '/app/style.css', '/app/participant.js', '/app/live.js', '/app/clock.js',
   '/app/view-model.js', '/app/format.js', '/app/widgets.js', '/app/render-loop.js',
-  '/app/test-hook.js', '/app/signals.js', '/favicon.svg', '/manifest.webmanifest',
+  '/app/test-hook.js', '/app/signals.js', '/app/gym.js', '/favicon.svg', '/manifest.webmanifest',
 ];
 const NETWORK_WAIT_MS = 4_000;      // a silently dead link: give up on the network after this
 
