@@ -136,7 +136,9 @@ function span(cls, text) {
 function render() {
   const screen = consoleScreen({
     plan: live.plan, state: live.state, presence: live.presence, now: live.serverNow(),
-    role: live.role, connection: live.connection, hasToken: Boolean(token), tokenRefused,
+    // A console that is not the instructor's follows as a watcher (docs/protocol.md).
+    role: live.role && live.role !== 'instructor' ? 'watcher' : live.role,
+    connection: live.connection, hasToken: Boolean(token), tokenRefused,
   });
   showNow(screen);
   setText($('replay'), screen.replay);
