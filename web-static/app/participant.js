@@ -121,7 +121,6 @@ function signal(view) {
   const call = live.plan ? callsFor(view, live.state, { calls: live.plan.calls ?? {}, enabled: callsOn }) : null;
   if (call && call.key !== lastCall) {
     lastCall = call.key;
-    document.body.dataset.call = call.kind;
     if (call.kind === 'lead-in') { signals.beep(call.n === 1 ? 1175 : 880, 0.12); signals.vibrate(60); } else signals.beep(700, 0.2);
     signals.say(call.say);
     calls.push({ kind: call.kind, say: call.say, at: live.serverNow() });
