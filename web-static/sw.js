@@ -4,7 +4,7 @@
 // follows the plan until the server answers. Network first, always: a class page must never
 // run stale code while the server is there. Served from the root so its scope is the site.
 
-const CACHE = 'classctl-page-v2';
+const CACHE = 'classctl-page-v1';
 const PAGE = '/participant.html';   // what `/` and `/c/CODE` serve
 const FILES = [
   PAGE, '/app/style.css', '/app/participant.js', '/app/live.js', '/app/clock.js',
