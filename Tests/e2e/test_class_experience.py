@@ -251,6 +251,8 @@ def test_summary_on_phones_and_console_and_joining_after_the_end(start_class, br
     assert re.search(r"\b2 steps done", lines), lines
     assert re.search(r"0:1\d total time", lines) and "20 m of distance steps" in lines, lines
     wait_until(lambda: visible(inst, "summary") and "2 steps done" in text(inst, "summary-list"), 3, "the console's summary")
+    steps_run = text(inst, "summary-steps").splitlines()
+    assert len(steps_run) == 2 and steps_run[0].startswith("Backward walk · 20 m in 0:0"), steps_run
     shot(phone, "participant-390x844-summary", docs=True)
 
     # A newcomer after the end is told the class has ended (and what it was), not thanked.
@@ -542,6 +544,11 @@ def test_big_screen_lobby_and_class(start_class, browser):
     assert "phones joined" in text(screen, "lobby")
     # The screen is a watcher: not counted as a participant.
     assert api(server)["presence"]["participants"] == 2
+    for width, height in ((1280, 720), (1920, 1080)):
+        set_viewport(screen, width, height)
+        time.sleep(0.2)
+        g = screen.execute_script(GEOMETRY)
+        assert g["sh"] <= g["h"] and g["sw"] <= g["w"] and not g["out"], (width, height, g)
     qr = screen.find_element(By.ID, "qr")
     wait_until(lambda: screen.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", qr), 5, "the QR")
     assert qr.get_attribute("src").endswith(f"/c/{server.code}/qr.svg")
@@ -560,9 +567,13 @@ def test_big_screen_lobby_and_class(start_class, browser):
         parseFloat(getComputedStyle(document.getElementById(id)).fontSize))""")
     # Readable from 10 m: the countdown a third of the screen high, the rest at least 40 px.
     assert sizes[0] >= 300 and min(sizes[1:]) >= 40, sizes
-    g = screen.execute_script(GEOMETRY)
-    assert g["sh"] <= g["h"] and g["sw"] <= g["w"] and not g["out"], g
     shot(screen, "screen-1920x1080-running", docs=True)
+    for width, height in ((1920, 1080), (1280, 720), (1024, 768)):   # TVs and projectors
+        set_viewport(screen, width, height)
+        time.sleep(0.2)
+        g = screen.execute_script(GEOMETRY)
+        assert g["sh"] <= g["h"] and g["sw"] <= g["w"] and not g["out"], (width, height, g)
+    set_viewport(screen, 1920, 1080)
     axe_check(screen, "the big screen in class")
     command(inst, "end")
     wait_until(lambda: "steps done" in text(screen, "summary-list"), 5, "the summary on the big screen")

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   treadmill, callsFor, isTimedWork, stopwatch, classTimeLeft, clockTime, timeLeftLine,
-  doneLists, summaryLines, replayLabel, cutName,
+  doneLists, summaryLines, summarySteps, replayLabel, cutName,
 } from '../../web-static/app/gym.js';
 import { describe, participantScreen, consoleScreen, planOutline, nextLine, stepEstimates } from '../../web-static/app/view-model.js';
 
@@ -140,6 +140,11 @@ test('the summary: steps, time, distance, and this phone\'s own taps', () => {
   assert.deepEqual(summaryLines(summary, 2), ['5 steps done', '25:12 total time', '150 m of distance steps', 'Your done taps: 2']);
   assert.deepEqual(summaryLines({ stepsRun: 1, totalMs: 61_000, meters: 0 }), ['1 step done', '1:01 total time']);
   assert.deepEqual(summaryLines(null, 1), []);
+  assert.deepEqual(summarySteps({ steps: [
+    { index: 1, title: 'Backward walk', ranMs: 42_000, distanceMeters: 20 },
+    { index: 2, title: 'Incline walk', ranMs: 90_000, distanceMeters: null },
+  ] }), ['Backward walk · 20 m in 0:42', 'Incline walk · 1:30']);
+  assert.deepEqual(summarySteps(null), []);
 });
 
 test('joining after the end says the class has ended; a phone that was there is thanked', () => {

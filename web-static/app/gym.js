@@ -128,6 +128,12 @@ export function summaryLines(summary, taps = null) {
   return lines;
 }
 
+/** The steps that ran, one line each: "Backward walk · 0:42" ("20 m in 0:42" for a distance). */
+export function summarySteps(summary) {
+  return (summary?.steps ?? []).map((st) => `${st.title} · ${st.distanceMeters != null
+    ? `${formatDistance(Math.round(st.distanceMeters))} in ${formatClock(st.ranMs ?? 0)}` : formatClock(st.ranMs ?? 0)}`);
+}
+
 /** "Replay", or "Replay at 2×" when it runs faster or slower than recorded; '' when live. */
 export function replayLabel(plan) {
   const speed = plan?.replay;

@@ -3,7 +3,7 @@ import { Live, classCodeFromPath } from './live.js';
 import { renderLoop } from './render-loop.js';
 import { exposeForTests } from './test-hook.js';
 import { consoleScreen, planOutline, primaryActions, alertLines } from './view-model.js';
-import { doneLists, summaryLines, clockTime } from './gym.js';
+import { doneLists, summaryLines, summarySteps, clockTime } from './gym.js';
 import { Signals } from './signals.js';
 import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 
@@ -186,7 +186,11 @@ function renderSummary(finished) {
   const lines = finished ? summaryLines(live.summary) : [];
   $('summary').hidden = lines.length === 0;
   const list = $('summary-list');
-  if (list.dataset.text !== lines.join('|')) { fillList(list, lines); list.dataset.text = lines.join('|'); }
+  if (list.dataset.text !== lines.join('|')) {
+    fillList(list, lines);
+    list.dataset.text = lines.join('|');
+    fillList($('summary-steps'), finished ? summarySteps(live.summary) : []);
+  }
 }
 
 function renderDoneLists(screen) {
