@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-from conftest import OUTPUT, screenshot, set_viewport
+from conftest import screenshot, set_viewport
 from helpers import start_classctl
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -50,8 +48,6 @@ segments:
 QUIET_PLAN = CALLS_PLAN.replace("goal: custom\n", "goal: custom\ncalls: {lead_in: false, halfway: false, last_ten: false}\n")
 
 VIEWPORTS = [(320, 568), (390, 844), (844, 390)]
-
-DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -134,11 +130,9 @@ def axe_check(driver, what):
 
 
 def shot(driver, name, docs=False):
-    path = screenshot(driver, name)
-    if docs:
-        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, DOCS_SHOTS / f"{name}.png")
-    return path
+    """test-output/screenshots/NAME.png; `docs`: one of the views in docs/screenshots, which
+    are copied from there by hand (a test run never changes the tree)."""
+    return screenshot(driver, name)
 
 
 def api(server):
