@@ -240,6 +240,8 @@ def test_summary_on_phones_and_console_and_joining_after_the_end(start_class, br
     command(inst, "end")
 
     wait_until(lambda: "Your done taps: 1" in text(phone, "summary-list"), 5, "the phone's summary")
+    phone.refresh()   # the phone's own taps are kept across a reload
+    wait_until(lambda: "Your done taps: 1" in text(phone, "summary-list"), 5, "the summary after a reload")
     assert text(phone, "finished-heading") == "Thank you!"
     lines = text(phone, "summary-list")
     assert re.search(r"\b2 steps done", lines), lines

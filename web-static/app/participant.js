@@ -17,18 +17,32 @@ const live = new Live({
   remember: true,  // a reload without the server still opens the class (see sw.js)
 });
 
-const doneSteps = new Set(); // doneKey(state) of every step this phone tapped done on
+/** A list kept in localStorage ([] when missing or unreadable). */
+function storedList(key) {
+  try { const list = JSON.parse(storageGet(key) ?? '[]'); return Array.isArray(list) ? list : []; } catch { return []; }
+}
+
+// doneKey(state) of every step this phone tapped done on, kept across a reload (the summary
+// counts them, and Done stays ticked); the last 200 only.
+const TAPS_KEY = `classctl.taps.${live.code ?? ''}`;
+const doneSteps = new Set(storedList(TAPS_KEY));
 let signalled = signalMemory; // what the page has already signalled, so each change beeps/speaks once
 let callsOn = storageGet(CALLS_KEY) !== 'off';
 let lastCall = null;          // the key of the last timer call signalled
-const runsSeen = new Set();   // classStartedAt of each run this phone saw before it finished
+// classStartedAt of each run this phone saw before it finished (kept across a reload): a phone
+// that took part is thanked at the end, one that joins after it is told the class has ended.
+const SEEN_RUNS_KEY = `classctl.runs.${live.code ?? ''}`;
+const runsSeen = new Set(storedList(SEEN_RUNS_KEY));
 
 /** This phone's done taps in the run `state` belongs to (counted here, per class run). */
 const tapsIn = (state) => [...doneSteps].filter((k) => k.startsWith(`${state?.classStartedAt}|`)).length;
 
 function render() {
   const state = live.state;
-  if (state && (state.status === 'running' || state.status === 'paused')) runsSeen.add(state.classStartedAt);
+  if (state && (state.status === 'running' || state.status === 'paused') && !runsSeen.has(state.classStartedAt)) {
+    runsSeen.add(state.classStartedAt);
+    storageSet(SEEN_RUNS_KEY, JSON.stringify([...runsSeen].slice(-20)));
+  }
   const screen = participantScreen({
     plan: live.plan, state, now: live.serverNow(), connection: live.connection,
     tapped: doneSteps.has(doneKey(state)),
@@ -209,6 +223,7 @@ $('done').addEventListener('click', () => {
   if (!Number.isInteger(index)) return;
   if (live.send({ type: 'done', step: index })) {
     doneSteps.add(doneKey(live.state));
+    storageSet(TAPS_KEY, JSON.stringify([...doneSteps].slice(-200)));
     signals.vibrate(40);
   }
 });
