@@ -412,7 +412,7 @@ def test_replay_is_labelled_everywhere_and_has_no_controls(start_class, browser,
             assert not visible(console, control), f"{control} shown in a replay"
         rows = console.find_elements(By.CSS_SELECTOR, "#plan-list .plan-step")
         assert rows and not rows[0].is_enabled()
-        shot(console, "instructor-1280x800-replay")
+        shot(console, "instructor-1280x800-replay", docs=True)
         axe_check(console, "the replay's console")
     finally:
         r.stop()
@@ -510,7 +510,7 @@ def test_console_done_lists_presets_history_and_run_again(start_class, browser):
     assert items[0].endswith("Last round coming") and items[1].endswith("Slow down: nice and easy")
     assert re.match(r"\d\d:\d\d ", items[0])
     inst.execute_script("scrollTo(0, 0)")
-    shot(inst, "instructor-1280x800-running", docs=True)
+    shot(inst, "instructor-1280x800-done-lists", docs=True)
     axe_check(inst, "the console mid-class")
 
     # Run again, from the console: a finished class starts over, idle, for every phone.
