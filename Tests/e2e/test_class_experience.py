@@ -413,6 +413,7 @@ def test_replay_is_labelled_everywhere_and_has_no_controls(start_class, browser,
         rows = console.find_elements(By.CSS_SELECTOR, "#plan-list .plan-step")
         assert rows and not rows[0].is_enabled()
         shot(console, "instructor-1280x800-replay", docs=True)
+        check_fits(phone, "a replay's step (the label in the title bar)")
         axe_check(console, "the replay's console")
     finally:
         r.stop()
