@@ -3,8 +3,8 @@
 #   scripts/setup.sh          build dependencies (zlib, OpenSSL headers, pkg-config)
 #   scripts/setup.sh --redis  plus redis-server (the Swift Redis and cluster tests start their own)
 #   scripts/setup.sh --test   plus what the tests use (Chromium and its driver, curl,
-#                             openssl CLI, iproute2, redis-server, Node.js if there is no
-#                             `node`) and a Python venv with the test tools
+#                             openssl CLI, iproute2, redis-server, a colour emoji font,
+#                             Node.js if there is no `node`) and a Python venv with the test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,8 @@ pkgs=(pkg-config zlib1g-dev libssl-dev)
 if [ "${1:-}" = "--redis" ]; then pkgs+=(redis-server); fi
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(chromium chromium-driver curl openssl iproute2)
+  # Emoji in names and labels render in the browser tests' screenshots (and are measured as drawn).
+  pkgs+=(fonts-noto-color-emoji)
   # The Redis client's tests start their own redis-server (Debian's, 7.x) on a free loopback port.
   pkgs+=(redis-server)
   # The cluster tests put a real nginx in front of three nodes (config/cluster/nginx.conf).

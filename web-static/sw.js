@@ -9,7 +9,7 @@ const PAGE = '/participant.html';   // what `/` and `/c/CODE` serve
 const FILES = [
   PAGE, '/app/style.css', '/app/participant.js', '/app/live.js', '/app/clock.js',
   '/app/view-model.js', '/app/format.js', '/app/widgets.js', '/app/render-loop.js',
-  '/app/test-hook.js', '/app/signals.js', '/favicon.svg', '/manifest.webmanifest',
+  '/app/test-hook.js', '/app/signals.js', '/app/gym.js', '/favicon.svg', '/manifest.webmanifest',
 ];
 const NETWORK_WAIT_MS = 4_000;      // a silently dead link: give up on the network after this
 

@@ -3,6 +3,7 @@ import { Live, classCodeFromPath } from './live.js';
 import { renderLoop } from './render-loop.js';
 import { exposeForTests } from './test-hook.js';
 import { consoleScreen, planOutline, primaryActions, alertLines } from './view-model.js';
+import { doneLists, summaryLines, summarySteps, clockTime } from './gym.js';
 import { Signals } from './signals.js';
 import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 
@@ -19,15 +20,19 @@ if (fromHash) {
 let token = fromHash;
 try { token = sessionStorage.getItem(TOKEN_KEY) ?? token; } catch { /* private mode */ }
 
+let tokenRefused = false;   // the server said this token is wrong: the page only watches
+// Without a (right) token the console is a watcher: it follows the class, not counted as a phone.
 const live = new Live({
   code,
-  hello: () => (token ? { type: 'hello', role: 'instructor', token } : null),
+  hello: () => (token ? { type: 'hello', role: 'instructor', token } : { type: 'hello', role: 'watcher' }),
 });
 const isInstructor = () => live.role === 'instructor';
+const isReplay = () => live.plan?.replay != null;
 
 // --- commands -------------------------------------------------------------------------
 
 function command(name, extra = {}) {
+  if (isReplay()) return;   // a replay has no controls (the note says why)
   if (!isInstructor()) { showError(token ? 'Not signed in as the instructor yet.' : 'No instructor token on this page.'); return; }
   if (!live.send({ type: 'command', command: name, ...extra })) showError('Not connected: the command was not sent.');
 }
@@ -66,9 +71,14 @@ $('previous').addEventListener('click', () => command('previous'));
 $('next-btn').addEventListener('click', () => command('next'));
 $('extend').addEventListener('click', extend);
 $('end').addEventListener('click', endClass);
+$('run-again').addEventListener('click', () => {
+  confirmThen('Run the class again from the first step, for everyone here?', 'Run again', () => {
+    if (!live.send({ type: 'run-again' })) showError('Not connected: the class was not started again.');
+  });
+});
 
-// Laptop shortcuts. Space is handled on keydown and swallowed on keyup, or a focused
-// button would also be "clicked" by it.
+// Laptop shortcuts, only while no control has focus: Space or Enter on a focused button or
+// plan row presses that control (the browser's own behaviour), never the class's pause.
 const keys = {
   ' ': primary,
   ArrowLeft: () => command('previous'),
@@ -76,9 +86,10 @@ const keys = {
   e: extend,
   E: extend,
 };
+const INTERACTIVE = 'button, a[href], input, textarea, select, summary, [contenteditable], [tabindex]:not([tabindex="-1"]), dialog';
 function shortcutTarget(ev) {
-  if (ev.ctrlKey || ev.metaKey || ev.altKey || $('confirm').open) return false;
-  return !ev.target.closest?.('input, textarea, select, [contenteditable]');
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || $('confirm').open || !$('qr-overlay').hidden) return false;
+  return !ev.target.closest?.(INTERACTIVE);
 }
 document.addEventListener('keydown', (ev) => {
   const fn = keys[ev.key];
@@ -125,9 +136,22 @@ function span(cls, text) {
 function render() {
   const screen = consoleScreen({
     plan: live.plan, state: live.state, presence: live.presence, now: live.serverNow(),
-    role: live.role, connection: live.connection, hasToken: Boolean(token),
+    // A console that is not the instructor's follows as a watcher (docs/protocol.md).
+    role: live.role && live.role !== 'instructor' ? 'watcher' : live.role,
+    connection: live.connection, hasToken: Boolean(token), tokenRefused,
   });
   showNow(screen);
+  setText($('replay'), screen.replay);
+  $('replay').hidden = !screen.replay;
+  setText($('treadmill'), screen.treadmill);
+  $('treadmill').hidden = !screen.treadmill;
+  setText($('stopwatch'), screen.stopwatch ? `⏱ ${screen.stopwatch}` : '');
+  $('stopwatch').hidden = !screen.stopwatch;
+  setText($('time-left'), screen.timeLeft);
+  $('run-again').hidden = !screen.runAgain;
+  $('run-again').disabled = screen.runAgainDisabled;
+  renderSummary(screen.status === 'finished');
+  renderDoneLists(screen);
 
   const { controls } = screen;
   setText($('primary'), controls.primary.label);
@@ -137,7 +161,11 @@ function render() {
   $('next-btn').disabled = controls.next;
   $('extend').disabled = controls.extend;
   $('end').disabled = controls.end;
-  $('no-token').hidden = !screen.noToken;
+  setText($('note'), screen.note);
+  $('note').hidden = !screen.note;
+  // A replay has no controls at all: the buttons go, the note says why.
+  document.body.toggleAttribute('data-replay', Boolean(screen.replay));
+  for (const btn of $('presets').children) btn.disabled = !screen.canAnnounce;
 
   const items = $('plan-list').children;
   for (let i = 0; i < items.length && i < screen.rows.length; i++) {
@@ -154,6 +182,27 @@ function render() {
   setText($('done-count'), screen.done);
 }
 
+function renderSummary(finished) {
+  const lines = finished ? summaryLines(live.summary) : [];
+  $('summary').hidden = lines.length === 0;
+  const list = $('summary-list');
+  if (list.dataset.text !== lines.join('|')) {
+    fillList(list, lines);
+    list.dataset.text = lines.join('|');
+    fillList($('summary-steps'), finished ? summarySteps(live.summary) : []);
+  }
+}
+
+function renderDoneLists(screen) {
+  const lists = screen.status === 'running' || screen.status === 'paused' ? doneLists(live.presence, screen.index) : null;
+  $('done-lists').hidden = !lists;
+  if (!lists) return;
+  setText($('done-n'), String(lists.doneCount));
+  setText($('out-n'), String(lists.outCount));
+  setText($('done-names'), lists.done);
+  setText($('out-names'), lists.out);
+}
+
 function renderNames(p) {
   const names = p.names ?? [];
   fillList($('names'), names);
@@ -163,7 +212,13 @@ function renderNames(p) {
 // --- server events ------------------------------------------------------------------------
 
 connectionIndicator(live);
-live.on('welcome', (msg) => { if (msg.class) buildPlan(msg.class); });
+live.on('welcome', (msg) => {
+  if (msg.class) { buildPlan(msg.class); buildPresets(msg.class); }
+  showJoin();
+  sent.length = 0;
+  for (const a of msg.announcements ?? []) addHistory(a);
+  renderHistory();
+});
 live.on('presence', renderNames);
 
 // --- "I need to stop" alerts: stay until the instructor says they have seen each ----------
@@ -205,9 +260,53 @@ const errorText = {
 };
 const errorBanner = new Banner('error', 'error-text', 'error-close', 15_000);
 function showError(text) { errorBanner.show(text, true); }
-live.on('error', (msg) => showError(errorText[msg.code] ?? msg.message ?? `Error: ${msg.code}`));
+live.on('error', (msg) => {
+  if (msg.code === 'bad-token') {
+    // Lasting, not a banner: the note under the controls says what is wrong and what to do.
+    // The token is forgotten, so reconnecting does not send it again: the page watches.
+    tokenRefused = true;
+    token = null;
+    try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* not kept */ }
+    return;
+  }
+  showError(errorText[msg.code] ?? msg.message ?? `Error: ${msg.code}`);
+});
 
 // --- announcements ---------------------------------------------------------------------
+
+// Sent announcements (this run's, newest first) and the plan's ready-made ones.
+const sent = [];
+function addHistory(a) {
+  if (sent.some((h) => h.id === a.id && h.at === a.at)) return;
+  sent.push(a);
+}
+function renderHistory() {
+  const items = [...sent].sort((a, b) => b.at - a.at).map((a) => `${clockTime(a.at, 0)} ${a.text}`);
+  fillList($('announce-history'), items);
+  $('history-empty').hidden = items.length > 0;
+}
+live.on('announce', (msg) => { addHistory(msg); renderHistory(); });
+
+function sendAnnouncement(text) {
+  if (isReplay()) return false;
+  if (!isInstructor()) { showError('Only the instructor can send announcements.'); return false; }
+  if (!live.send({ type: 'announce', text })) { showError('Not connected: the announcement was not sent.'); return false; }
+  return true;
+}
+
+function buildPresets(plan) {
+  const presets = plan.announcements ?? [];
+  $('presets').hidden = presets.length === 0;
+  $('presets').replaceChildren(...presets.map((text) => {
+    const btn = document.createElement('button');
+    btn.type = 'button';
+    btn.className = 'preset';
+    btn.textContent = text;
+    btn.setAttribute('aria-label', `Send: ${text}`);
+    btn.addEventListener('click', () => { if (sendAnnouncement(text)) setText($('announce-count'), 'Sent ✓'); });
+    return btn;
+  }));
+}
 
 const announceBox = $('announce-text');
 announceBox.addEventListener('input', () => setText($('announce-count'), `${announceBox.value.length} / 280`));
@@ -215,24 +314,28 @@ $('announce-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const text = announceBox.value.trim();
   if (!text) return;
-  if (!isInstructor()) { showError('Only the instructor can send announcements.'); return; }
-  if (live.send({ type: 'announce', text })) {
+  if (sendAnnouncement(text)) {
     announceBox.value = '';
     setText($('announce-count'), 'Sent ✓');
-  } else {
-    showError('Not connected: the announcement was not sent.');
   }
 });
 
 // --- join link and QR ----------------------------------------------------------------------
 
-const joinUrl = `${location.origin}/${code ? `c/${encodeURIComponent(code)}` : ''}`;
+// One public link everywhere: the server's (welcome.join, what the QR code encodes), or this
+// page's own address until the server has said it.
+let joinUrl = `${location.origin}/${code ? `c/${encodeURIComponent(code)}` : ''}`;
 const qrUrl = `/c/${encodeURIComponent(code ?? '')}/qr.svg`;
 setText($('class-code'), code ?? '');
-$('join-link').href = joinUrl;
-setText($('join-link'), joinUrl);
-setText($('qr-link'), joinUrl);
+function showJoin() {
+  if (live.join) joinUrl = live.join;
+  $('join-link').href = joinUrl;
+  setText($('join-link'), joinUrl);
+  setText($('qr-link'), joinUrl);
+}
+showJoin();
 $('qr').src = qrUrl;
+$('screen-link').href = `/c/${encodeURIComponent(code ?? '')}/screen`;
 
 function showQR(open) {
   $('qr-overlay').hidden = !open;

@@ -35,7 +35,7 @@ const REMEMBER_FOR_MS = 12 * 3600_000;
 /**
  * The live connection. Events (subscribe with `on`):
  *  welcome(msg), state(state, previous), presence(msg), announce(msg), error(msg),
- *  alerts(list) (instructors), stop(msg) (the participant who raised one),
+ *  alerts(list) (instructors), stop(msg) (the participant who raised one), summary(msg),
  *  connection(name) with name one of connecting | connected | reconnecting | offline | closed.
  *  A state the page predicted (`predicted: true`, see `follow`) is announced like any other;
  *  a remembered class (`remember`) arrives as a welcome with `restored: true`.
@@ -53,6 +53,8 @@ export class Live {
     this.presence = null;
     this.alerts = [];            // instructors: open stop signals (alerts / welcome.alerts)
     this.role = null;
+    this.join = null;            // welcome.join: the public join link (the QR code's)
+    this.summary = null;         // the finished run's summary (summary / welcome.summary)
     this.connection = 'connecting';
     this.switches = [];          // {seq, status, step, at}: when each change was shown (server time)
     this.listeners = new Map();
@@ -232,6 +234,8 @@ export class Live {
         }
         this.plan = msg.class ?? this.plan;
         this.role = msg.role ?? this.role;
+        this.join = msg.join ?? this.join;
+        this.summary = msg.summary ?? null;   // a run started again has none yet
         if (msg.presence) this.presence = msg.presence;
         if (msg.alerts) this.alerts = msg.alerts;
         this.clearTimer('restore');
@@ -266,6 +270,10 @@ export class Live {
       case 'alerts':   // to instructors: open "I need to stop" signals
         this.alerts = msg.alerts ?? [];
         this.emit('alerts', this.alerts);
+        break;
+      case 'summary':  // the class finished: what was run
+        this.summary = msg;
+        this.emit('summary', msg);
         break;
       case 'stop':     // to the participant who raised one: where it stands
         this.emit('stop', msg);

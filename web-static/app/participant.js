@@ -3,10 +3,12 @@ import { Live } from './live.js';
 import { renderLoop } from './render-loop.js';
 import { exposeForTests } from './test-hook.js';
 import { participantScreen, signalsFor, signalMemory, doneKey, stopPanel, followingPlan } from './view-model.js';
+import { callsFor, summaryLines, cutName } from './gym.js';
 import { byId as $, setText, fillList, connectionIndicator, showNow, Banner } from './widgets.js';
 import { Signals, keepAwake, storageGet, storageSet } from './signals.js';
 
 const NAME_KEY = 'classctl.name';
+const CALLS_KEY = 'classctl.calls';   // this phone's switch for the timer's calls
 
 let name = storageGet(NAME_KEY) ?? '';
 const signals = new Signals();
@@ -15,16 +17,53 @@ const live = new Live({
   remember: true,  // a reload without the server still opens the class (see sw.js)
 });
 
-const doneSteps = new Set(); // doneKey(state) of every step this phone tapped done on
+/** A list kept in localStorage ([] when missing or unreadable). */
+function storedList(key) {
+  try { const list = JSON.parse(storageGet(key) ?? '[]'); return Array.isArray(list) ? list : []; } catch { return []; }
+}
+
+// doneKey(state) of every step this phone tapped done on, kept across a reload (the summary
+// counts them, and Done stays ticked); the last 200 only.
+const TAPS_KEY = `classctl.taps.${live.code ?? ''}`;
+const doneSteps = new Set(storedList(TAPS_KEY));
 let signalled = signalMemory; // what the page has already signalled, so each change beeps/speaks once
+let callsOn = storageGet(CALLS_KEY) !== 'off';
+let lastCall = null;          // the key of the last timer call signalled
+// classStartedAt of each run this phone saw before it finished (kept across a reload): a phone
+// that took part is thanked at the end, one that joins after it is told the class has ended.
+const SEEN_RUNS_KEY = `classctl.runs.${live.code ?? ''}`;
+const runsSeen = new Set(storedList(SEEN_RUNS_KEY));
+
+/** This phone's done taps in the run `state` belongs to (counted here, per class run). */
+const tapsIn = (state) => [...doneSteps].filter((k) => k.startsWith(`${state?.classStartedAt}|`)).length;
 
 function render() {
+  const state = live.state;
+  if (state && (state.status === 'running' || state.status === 'paused') && !runsSeen.has(state.classStartedAt)) {
+    runsSeen.add(state.classStartedAt);
+    storageSet(SEEN_RUNS_KEY, JSON.stringify([...runsSeen].slice(-20)));
+  }
   const screen = participantScreen({
-    plan: live.plan, state: live.state, now: live.serverNow(), connection: live.connection,
-    tapped: doneSteps.has(doneKey(live.state)),
+    plan: live.plan, state, now: live.serverNow(), connection: live.connection,
+    tapped: doneSteps.has(doneKey(state)),
+    sawClass: runsSeen.has(state?.classStartedAt),
   });
   showNow(screen);
+  setText($('replay'), screen.replay);
+  $('replay').hidden = !screen.replay;
+  setText($('treadmill'), screen.treadmill);
+  $('treadmill').hidden = !screen.treadmill;
+  setText($('stopwatch'), screen.stopwatch ? `⏱ ${screen.stopwatch} so far` : '');
+  $('stopwatch').hidden = !screen.stopwatch;
   $('finished').hidden = !screen.finished;
+  if (screen.finished) {
+    setText($('finished-heading'), screen.finishedHeading);
+    const lines = summaryLines(live.summary, tapsIn(state));
+    if ($('summary-list').dataset.text !== lines.join('|')) {
+      fillList($('summary-list'), lines);
+      $('summary-list').dataset.text = lines.join('|');
+    }
+  }
   $('safety').hidden = !(screen.safety || document.body.classList.contains('show-safety'));
   $('name-form').hidden = !screen.nameForm;
 
@@ -92,8 +131,18 @@ function signal(view) {
     signals.beep(770, 0.15);
     signals.say(due.cue);
   }
+  // The timer's calls (switchable per plan and per phone): a lead-in's count replaces the pip.
+  const call = live.plan ? callsFor(view, live.state, { calls: live.plan.calls ?? {}, enabled: callsOn }) : null;
+  if (call && call.key !== lastCall) {
+    lastCall = call.key;
+    if (call.kind === 'lead-in') { signals.beep(call.n === 1 ? 1175 : 880, 0.12); signals.vibrate(60); } else signals.beep(700, 0.2);
+    signals.say(call.say);
+    calls.push({ kind: call.kind, say: call.say, at: live.serverNow() });
+    return;
+  }
   if (due.pip) signals.pip();
 }
+const calls = [];   // the calls made, for the browser tests (window.__classctl.calls)
 
 // --- events from the server ---------------------------------------------------
 
@@ -147,6 +196,21 @@ function showVoice() {
 $('voice').addEventListener('click', () => { signals.setVoice(!signals.voice); showVoice(); });
 showVoice();
 
+function showCalls() {
+  const btn = $('calls');
+  const planOff = live.plan?.calls && !Object.values(live.plan.calls).some(Boolean);
+  btn.hidden = Boolean(planOff);   // the plan switched every call off: nothing to switch here
+  btn.setAttribute('aria-pressed', String(callsOn));
+  setText(btn, callsOn ? '⏱ Calls: on' : '⏱ Calls: off');
+}
+$('calls').addEventListener('click', () => {
+  callsOn = !callsOn;
+  storageSet(CALLS_KEY, callsOn ? 'on' : 'off');
+  showCalls();
+});
+live.on('welcome', showCalls);
+showCalls();
+
 $('safety-toggle').addEventListener('click', () => {
   const open = document.body.classList.toggle('show-safety');
   $('safety-toggle').setAttribute('aria-expanded', String(open));
@@ -159,6 +223,7 @@ $('done').addEventListener('click', () => {
   if (!Number.isInteger(index)) return;
   if (live.send({ type: 'done', step: index })) {
     doneSteps.add(doneKey(live.state));
+    storageSet(TAPS_KEY, JSON.stringify([...doneSteps].slice(-200)));
     signals.vibrate(40);
   }
 });
@@ -166,11 +231,15 @@ $('done').addEventListener('click', () => {
 $('name').value = name;
 $('name-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  name = $('name').value.trim().slice(0, 40);
+  name = cutName($('name').value);   // 40 characters as people count them, no emoji split
+  $('name').value = name;
   storageSet(NAME_KEY, name);
-  if (name) live.send({ type: 'hello', role: 'participant', name });
+  const sent = name ? live.send({ type: 'hello', role: 'participant', name }) : false;
+  setText($('name-saved'), !name ? 'Name cleared: you stay anonymous.'
+    : sent ? `✓ Saved: the instructor sees “${name}”.` : `✓ Saved: “${name}” goes to the instructor once connected.`);
   $('name').blur();
 });
+$('name').addEventListener('input', () => setText($('name-saved'), ''));
 
 keepAwake((message) => {
   const note = $('awake-note');
@@ -178,7 +247,7 @@ keepAwake((message) => {
   setText(note, message ?? '');
 });
 
-exposeForTests(live);
+exposeForTests(live, { get calls() { return calls; }, get callsOn() { return callsOn; } });
 
 // Offline reloads: the service worker keeps the page's files (network first, so updates come).
 // Service workers need a secure context; on plain http the page simply needs the server.

@@ -2,6 +2,7 @@
 // no DOM, no globals, no clock of its own. Same inputs, same answer; Tests/web runs them in Node.
 // The pages hand the results to widgets.js, which only writes them into the DOM.
 import { formatBig, formatClock, formatLength, wholeMinutes } from './format.js';
+import { treadmill, stopwatch, replayLabel, timeLeftLine } from './gym.js';
 
 /** Where the class is at server time `now`. Frozen at pausedAt while paused, at finishedAt
  *  once finished. `remainingMs` is null on a distance step (it has no end time). */
@@ -103,9 +104,13 @@ export function bigNumber(view) {
   return { text: formatBig(view.remainingMs, view.step), distance: view.remainingMs == null };
 }
 
-/** The "Next:" line: "First: …" before the start, `last` during the last step. */
+/** The "Next:" line: "First: …" before the start, `last` during the last step; a treadmill
+ *  step's settings come with it, so the belt can be set during the rest before it. */
 export function nextLine(view, last = '') {
-  if (view.next) return `${view.status === 'idle' ? 'First' : 'Next'}: ${view.next.title} · ${formatLength(view.next)}`;
+  if (view.next) {
+    const belt = treadmill(view.next);
+    return `${view.status === 'idle' ? 'First' : 'Next'}: ${view.next.title} · ${formatLength(view.next)}${belt ? ` · ${belt.text}` : ''}`;
+  }
   return inClass(view) ? last : '';
 }
 
@@ -135,8 +140,9 @@ export const followingPlan = (plan, state) => Boolean(plan) && state?.status ===
 /** Which step this phone tapped Done on: one tap per step per class run. */
 export const doneKey = (state) => `${state?.classStartedAt}|${state?.step}`;
 
-/** Everything the participant page shows. `tapped`: this phone already tapped Done on the step. */
-export function participantScreen({ plan, state, now, connection, tapped = false }) {
+/** Everything the participant page shows. `tapped`: this phone already tapped Done on the step;
+ *  `sawClass`: this phone saw this run before it finished (else it joined after the end). */
+export function participantScreen({ plan, state, now, connection, tapped = false, sawClass = true }) {
   const view = describe(plan, state, now);
   const { status, step } = view;
   // (Fields written out, not spread from a shared object: V8 builds spread objects ~40× slower.)
@@ -149,6 +155,10 @@ export function participantScreen({ plan, state, now, connection, tapped = false
     cue: '',
     next: nextLine(view, 'Last step'),
     finished: status === 'finished',
+    finishedHeading: sawClass ? 'Thank you!' : 'This class has ended',
+    treadmill: inClass(view) ? treadmill(step)?.text ?? '' : '',
+    stopwatch: stopwatch(view),
+    replay: replayLabel(plan),
     safety: status === 'idle',      // the page also shows it while the Safety toggle is open
     nameForm: status === 'idle',
     done: null,
@@ -161,7 +171,7 @@ export function participantScreen({ plan, state, now, connection, tapped = false
     screen.position = `${view.count} steps`;
     screen.stepTitle = 'Waiting for the instructor to start';
   } else if (status === 'finished') {
-    screen.stepTitle = 'Class finished';
+    screen.stepTitle = sawClass ? 'Class finished' : 'This class has ended';
   } else if (step) {
     screen.position = position(view);
     screen.stepTitle = step.title;
@@ -203,8 +213,8 @@ export function signalsFor(memory, view, hasPlan) {
 
 // --- the instructor console -------------------------------------------------------------------
 
-/** The primary button per status. A finished class is final (its recording is closed);
- *  a new class is a new `classctl start`. */
+/** The primary button per status. A finished class is over (its recording is closed); the
+ *  console's separate "Run again" starts it over as a new run (`run-again`). */
 export const primaryActions = {
   idle: { command: 'start', label: '▶ Start' },
   running: { command: 'pause', label: '‖ Pause' },
@@ -221,20 +231,36 @@ export function planOutline(plan) {
     rows: steps.map((step, i) => ({
       num: String(i + 1),
       title: step.title,
-      meta: `${step.kind}${step.rounds > 1 ? ` · round ${step.round}/${step.rounds}` : ''}`,
+      meta: `${step.kind}${step.rounds > 1 ? ` · round ${step.round}/${step.rounds}` : ''}${treadmill(step) ? ` · ${treadmill(step).text}` : ''}`,
       length: formatLength(step),
-      label: `Jump to step ${i + 1}: ${step.title}, ${formatLength(step)}`,
+      label: `Jump to step ${i + 1}: ${step.title}, ${formatLength(step)}${treadmill(step) ? `, ${treadmill(step).text}` : ''}`,
     })),
   };
 }
 
-/** Everything the console shows. `role`: welcome.role; `hasToken`: the page has a token. */
-export function consoleScreen({ plan, state, presence, now, role, connection, hasToken }) {
+/** Why a console cannot drive the class, as a lasting note (what is wrong, what to do), or ''. */
+export function consoleNote({ plan, hasToken, tokenRefused }) {
+  if (plan?.replay != null) {
+    return `${replayLabel(plan)}: this class plays as it was recorded, so it has no controls. To run it live, start the plan with classctl start.`;
+  }
+  if (tokenRefused) {
+    return 'The instructor token in this link was refused, so this page only watches (it is not counted as a participant). Open the instructor link that classctl start printed, the one ending in #token=….';
+  }
+  if (!hasToken) {
+    return 'This page has no instructor token, so it only watches (it is not counted as a participant). Open the instructor link that classctl start printed.';
+  }
+  return '';
+}
+
+/** Everything the console shows. `role`: welcome.role; `hasToken`: the page has a token;
+ *  `tokenRefused`: the server said the token is wrong. */
+export function consoleScreen({ plan, state, presence, now, role, connection, hasToken, tokenRefused = false }) {
   const view = describe(plan, state, now);
   const { status, index, step } = view;
   const live = inClass(view);
-  // Controls: only what makes sense now is enabled.
-  const can = role === 'instructor' && connection === 'connected';
+  const replay = plan?.replay != null;
+  // Controls: only what makes sense now is enabled (none in a replay: the server refuses them).
+  const can = role === 'instructor' && connection === 'connected' && !replay;
   const action = primaryActions[status] ?? primaryActions.idle;
   return {
     view, status, index, big: bigNumber(view), paused: status === 'paused',
@@ -253,6 +279,14 @@ export function consoleScreen({ plan, state, presence, now, role, connection, ha
       end: !can || !live,
     },
     noToken: !hasToken,
+    note: consoleNote({ plan, hasToken, tokenRefused }),
+    replay: replayLabel(plan),
+    treadmill: live ? treadmill(step)?.text ?? '' : '',
+    stopwatch: stopwatch(view),
+    timeLeft: plan ? timeLeftLine(view, stepEstimates(plan), now) : '',
+    runAgain: status === 'finished' && !replay,
+    runAgainDisabled: !can,
+    canAnnounce: can,
     // The plan list: past steps ticked, the current one highlighted with its time left.
     rows: (plan?.steps ?? []).map((_, i) => {
       const current = live && i === index;
