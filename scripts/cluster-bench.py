@@ -14,6 +14,8 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -44,6 +46,26 @@ def redis_cpu(cluster):
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
+class CPUSampler(threading.Thread):
+    """Redis's CPU seconds sampled every 100 ms, so the load phase can be cut out of the run
+    (the joins of thousands of phones cost Redis more than the cues do)."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.cluster, self.samples, self.done = cluster, [], threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.samples.append((time.monotonic(), redis_cpu(self.cluster)))
+            time.sleep(0.1)
+
+    def between(self, t0, t1):
+        def at(t):
+            before = [s for s in self.samples if s[0] <= t]
+            return (before[-1] if before else self.samples[0])[1]
+        return at(t1) - at(t0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--phones", type=int, default=3000)
@@ -69,13 +91,29 @@ def main():
 
     with Cluster(tmp / "cluster", nodes=args.nodes, extra=("--max-phones", str(args.phones + 10), "--log-level", "info")) as c:
         opened = c.open_class(node=0, plan=plan)
+        sampler = CPUSampler(c)
+        sampler.start()
+        # Baseline: the class open, no phones, no cues (lease renewals, heartbeats, this sampler).
+        time.sleep(2.2)
+        idle_used = sampler.between(time.monotonic() - 2.0, time.monotonic())
+        idle_window = 2.0
         before = redis_cpu(c)
+        started = time.monotonic()
         many, many_result = classbench(args, [n.port for n in c.nodes], c.nodes[-1].port, opened)
         used = redis_cpu(c) - before
+        sampler.done.set()
+        sampler.join()
+        # classbench: connect, settle (2 s), then the load phase of load_s seconds.
+        load_start = started + (many_result.get("connect_all_s") or 0) + 2.0
+        load_used = sampler.between(load_start + 0.2, load_start + (many_result.get("load_s") or args.duration) - 0.2)
+        load_window = max(0.1, (many_result.get("load_s") or args.duration) - 0.4)
     print(f"{args.nodes} nodes, {args.phones} phones (round robin), console on the last node, class on the first:")
     print("\n".join("  " + line for line in many))
     cues = max(1, many_result.get("broadcasts", 0) or int(args.rate * args.duration))
-    print(f"redis-server CPU: {used * 1000:.1f} ms over the run, {used * 1e6 / cues:.0f} µs per cue (joins included)")
+    per_cue = (load_used / load_window - idle_used / idle_window) / args.rate
+    print(f"redis-server CPU: {used * 1000:.1f} ms over the whole run (joins included); load phase "
+          f"{load_used / load_window * 100:.2f} % of a core at {args.rate:g} cues/s, baseline (class open, no phones, no cues) "
+          f"{idle_used / idle_window * 100:.2f} %: {per_cue * 1e6:.0f} µs of Redis CPU per cue")
     def p99(r):
         return (r.get("fanout_us") or {}).get("p99")
     if p99(one_result) and p99(many_result):

@@ -280,7 +280,7 @@ public final class ClassSession: @unchecked Sendable {
         return ServerMessage.welcome(role: role, clientID: member.id, serverTime: now,
                                      classJSON: member.takesClassByReference ? ServerMessage.classPlaceholder : classJSON,
                                      state: ServerMessage.state(engine.snapshot, serverTime: now, effectiveAt: nil),
-                                     presence: presenceJSON(withNames: role == .instructor),
+                                     presence: presenceJSON(withNames: role != .participant),
                                      alerts: role == .instructor ? ServerMessage.alertList(openAlerts) : nil,
                                      announcements: recentAnnouncements.map { ServerMessage.announce(id: $0.id, text: $0.text, at: $0.at) },
                                      joinLink: joinLink,
@@ -577,12 +577,14 @@ public final class ClassSession: @unchecked Sendable {
             if fanout.addressesAudiences {
                 // One message for all but the instructors, however many phones (a cluster: one PUBLISH).
                 fanout.broadcast(text: Array(plain.utf8), kind: .ordinary, to: .nonInstructors)
-                for m in members.values where m.role == .instructor { m.connection.send(text: named) }
+                // Watchers (the big screen's lobby) get the names after the plain count.
+                for m in members.values where m.role != .participant { m.connection.send(text: named) }
                 return
             }
             let plainBytes = Array(plain.utf8)
             for m in members.values {
-                if m.role == .instructor { m.connection.send(text: named) } else { m.connection.send(text: plainBytes) }
+                // Names for consoles and watchers (the big screen's lobby shows who joined), counts for phones.
+                if m.role == .participant { m.connection.send(text: plainBytes) } else { m.connection.send(text: named) }
             }
         }
     }

@@ -539,6 +539,9 @@ def test_big_screen_lobby_and_class(start_class, browser):
     phones = [open_phone(browser, server), open_phone(browser, server)]
     wait_until(lambda: text(screen, "joined") == "2", 5, "2 joined")
     assert "phones joined" in text(screen, "lobby")
+    # Kahoot-style: the names the phones give appear on the screen's lobby.
+    phones[0].find_element(By.ID, "name").send_keys("Ana", Keys.ENTER)
+    wait_until(lambda: "Ana" in text(screen, "lobby-names"), 5, "Ana's name on the big screen")
     # The screen is a watcher: not counted as a participant.
     assert api(server)["presence"]["participants"] == 2
     for width, height in ((1280, 720), (1920, 1080)):

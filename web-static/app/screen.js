@@ -42,8 +42,8 @@ function render() {
   if (list.dataset.text !== lines.join('|')) { fillList(list, lines); list.dataset.text = lines.join('|'); }
 }
 
-/** Who joined: a count always, names when the server sends them (it sends names to
- *  instructor consoles only, so a watcher normally shows the count). */
+/** Who joined: the count, and the names phones gave (the server sends names to consoles and
+ *  watchers, not to participants). */
 function renderPeople(p) {
   const n = p?.participants ?? 0;
   setText($('joined'), String(n));
