@@ -34,8 +34,8 @@ extension Connection: ClassMember {
 /// Who a broadcast goes to.
 public enum Audience: Sendable, Equatable {
     case everyone
-    /// Participants and watchers: everyone but the instructors (presence without names).
-    case nonInstructors
+    /// The participants only (presence as a count; consoles and watchers get it with names).
+    case participants
 }
 
 /// How a session reaches all its members at once. Called on the class queue.
@@ -43,20 +43,38 @@ public protocol ClassFanout: Sendable {
     /// A member joined (a local connection joins the broadcast group).
     func joined(_ member: any ClassMember)
     func broadcast(text: [UInt8], kind: OutboundKind, to audience: Audience)
-    /// Whether `.nonInstructors` works; if not the session sends those messages one by one.
+    /// The session gave a member a role (a console or watcher leaves the `.participants` audience).
+    func roleChanged(_ member: any ClassMember, to role: Role)
+    /// Whether `.participants` works; if not the session sends those messages one by one.
     var addressesAudiences: Bool { get }
 }
 
-/// One node: the class's broadcast group, framed once per message.
+extension ClassFanout {
+    public func roleChanged(_ member: any ClassMember, to role: Role) {}
+}
+
+/// One node: the class's broadcast groups, each message framed once. `everyone` has every
+/// member; `participants` the participants only, so presence (a count for phones, names for
+/// consoles and watchers, sent one by one) is one broadcast rather than a send per phone.
 struct GroupFanout: ClassFanout {
-    let group: BroadcastGroup
+    let everyone: BroadcastGroup
+    let participants: BroadcastGroup
     func joined(_ member: any ClassMember) {
-        if let c = member as? Connection { group.add(c) }
+        guard let c = member as? Connection else { return }
+        everyone.add(c)
+        participants.add(c)
+    }
+    func roleChanged(_ member: any ClassMember, to role: Role) {
+        guard let c = member as? Connection else { return }
+        if role == .participant { participants.add(c) } else { participants.remove(c) }
     }
     func broadcast(text: [UInt8], kind: OutboundKind, to audience: Audience) {
-        group.broadcast(text: text, kind: kind)
+        switch audience {
+        case .everyone: everyone.broadcast(text: text, kind: kind)
+        case .participants: participants.broadcast(text: text, kind: kind)
+        }
     }
-    var addressesAudiences: Bool { false }
+    var addressesAudiences: Bool { true }
 }
 
 /// A sink's refusal because another process runs the class now (a cluster's fence): the

@@ -19,8 +19,8 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
     private let classJSON: String
     private let queue: DispatchQueue
     private let everyone: BroadcastGroup
-    /// Everyone but the instructors (presence without names).
-    private let nonInstructors: BroadcastGroup
+    /// The participants: presence as a count (consoles and watchers get names, one by one).
+    private let participants: BroadcastGroup
     private let send: Uplink
     /// Sends a message up; the completion (if any) says whether the class's runner got it.
     public typealias Uplink = @Sendable (RelayUplink, (@Sendable (Bool) -> Void)?) -> Void
@@ -35,6 +35,8 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
         var welcomed = false
     }
     private var members: [UInt64: Local] = [:]
+    /// Members by role, kept with `members`.
+    private var counts = RoleCounts()
     private var ownerFence: Int64 = 0
     private let view: Locked<PublicView>
     private let linkBase = Locked<@Sendable () -> String>({ "" })
@@ -49,7 +51,7 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
         classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: steps)
         queue = DispatchQueue(label: "classctl.relay.\(recording.classCode)")
         everyone = server.makeBroadcastGroup()
-        nonInstructors = server.makeBroadcastGroup()
+        participants = server.makeBroadcastGroup()
         view = Locked(PublicView(snapshot: Resume.rebuild(recording, now: wallClockMillis()).engine.snapshot))
     }
 
@@ -77,7 +79,7 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
         queue.async { [self] in
             switch envelope {
             case .broadcast(let audience, let kind, let text):
-                (audience == .everyone ? everyone : nonInstructors).broadcast(text: text, kind: kind)
+                (audience == .everyone ? everyone : participants).broadcast(text: text, kind: kind)
                 if audience == .everyone, text.starts(with: Self.statePrefix) { noteState(text) }
             case .member(let id, let kind, let text):
                 guard MemberID.node(of: id) == node, let m = members[MemberID.connection(of: id)] else { return }
@@ -89,8 +91,10 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
                 m.connection.send(text: text, kind: kind)
             case .role(let id, let role):
                 guard MemberID.node(of: id) == node, let m = members[MemberID.connection(of: id)] else { return }
+                counts[m.role] -= 1
+                counts[role] += 1
                 members[m.connection.id]?.role = role
-                if role == .instructor { nonInstructors.remove(m.connection) } else if m.role == .instructor { nonInstructors.add(m.connection) }
+                if role != .participant { participants.remove(m.connection) } else if m.role != .participant { participants.add(m.connection) }
                 publishView()
             case .close(let id, let code, let reason):
                 guard MemberID.node(of: id) == node, let m = members[MemberID.connection(of: id)] else { return }
@@ -166,21 +170,21 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
         }
     }
 
+    /// From `counts`, kept with `members` (visiting every member on each join made joining
+    /// thousands of phones quadratic).
     private func publishView() {
-        var participants = 0, instructors = 0
-        for m in members.values {
-            if m.role == .participant { participants += 1 } else if m.role == .instructor { instructors += 1 }
-        }
-        view.withLock { $0.participants = participants; $0.instructors = instructors }
+        view.withLock { $0.participants = counts[.participant]; $0.instructors = counts[.instructor] }
     }
 }
 
 extension ClassRelay: ClassSocketTarget {
     func join(_ c: Connection, address: String) {
         queue.async { [self] in
+            if let old = members[c.id] { counts[old.role] -= 1 }
             members[c.id] = Local(connection: c, address: address)
+            counts[.participant] += 1
             everyone.add(c)
-            nonInstructors.add(c)
+            participants.add(c)
             publishView()
             send(.join(member: memberID(c), address: address)) { [weak self] received in
                 guard let self, !received else { return }
@@ -194,7 +198,8 @@ extension ClassRelay: ClassSocketTarget {
 
     func leave(_ c: Connection) {
         queue.async { [self] in
-            guard members.removeValue(forKey: c.id) != nil else { return }
+            guard let old = members.removeValue(forKey: c.id) else { return }
+            counts[old.role] -= 1
             publishView()
             uplink(.leave(member: memberID(c)))
         }

@@ -75,6 +75,8 @@ public final class ClassSession: @unchecked Sendable {
     static let recentAnnouncementLimit = 10
     private var timer: DispatchSourceTimer?
     private var presenceScheduled = false
+    /// Members by role, kept by `setMember`/`setRole`.
+    private var roleCounts = RoleCounts()
     private var tokenGuesses = TokenGuessLimiter()
     private let view: Locked<PublicView>
     /// The public base of links ("http://192.168.1.5:8080"), from the server hosting the class:
@@ -131,7 +133,7 @@ public final class ClassSession: @unchecked Sendable {
         self.queue = DispatchQueue(label: "classctl.class.\(code)")
         let group = server.makeBroadcastGroup()
         self.group = group
-        self.fanout = fanout ?? GroupFanout(group: group)
+        self.fanout = fanout ?? GroupFanout(everyone: group, participants: server.makeBroadcastGroup())
         self.classJSON = ServerMessage.classJSON(code: code, plan: plan, steps: engine.steps, replaySpeed: replaySpeed)
         switch recording {
         case .none: break
@@ -209,7 +211,7 @@ public final class ClassSession: @unchecked Sendable {
         queue.async { [self] in
             guard !detached else { return }
             if !sendWelcome, members[c.id] != nil { return }
-            members[c.id] = Member(connection: c, address: address, role: .participant, name: nil)
+            setMember(c.id, Member(connection: c, address: address, role: .participant, name: nil))
             if sendWelcome { c.send(text: welcome(role: .participant, for: c)) }
             fanout.joined(c)
             if let alert = stopAlerts[Int64(c.id)], !alert.online {
@@ -224,7 +226,8 @@ public final class ClassSession: @unchecked Sendable {
 
     public func leave(id: UInt64) {
         queue.async { [self] in
-            guard members.removeValue(forKey: id) != nil else { return }
+            guard members[id] != nil else { return }
+            setMember(id, nil)
             doneOnStep.remove(id)
             if stopAlerts[Int64(id)] != nil {
                 stopAlerts[Int64(id)]?.online = false
@@ -247,7 +250,7 @@ public final class ClassSession: @unchecked Sendable {
             guard !detached else { return }
             if let present, let isOfNode {
                 for id in members.keys where isOfNode(id) && !present.contains(id) {
-                    members[id] = nil
+                    setMember(id, nil)
                     doneOnStep.remove(id)
                     if stopAlerts[Int64(id)] != nil { stopAlerts[Int64(id)]?.online = false }
                 }
@@ -337,20 +340,20 @@ public final class ClassSession: @unchecked Sendable {
     private func hello(_ c: any ClassMember, _ member: Member, role: Role, name: String?, token: String?) {
         if let name { members[c.id]?.name = String(name.prefix(ClassLimits.maxNameCharacters)) }
         if role == .watcher {
-            members[c.id]?.role = .watcher
-            c.roleChanged(.watcher)
+            setRole(c.id, .watcher)
+            c.roleChanged(.watcher); fanout.roleChanged(c, to: .watcher)
         } else if role == .instructor {
             let correct = token.map(isInstructorToken) ?? false
             switch tokenGuesses.attempt(correct: correct, address: member.address, wrongOnConnection: member.wrongTokens, now: wallClockMillis()) {
             case .accept:
-                members[c.id]?.role = .instructor
-                c.roleChanged(.instructor)
+                setRole(c.id, .instructor)
+                c.roleChanged(.instructor); fanout.roleChanged(c, to: .instructor)
                 logger.info("class \(code): instructor joined from \(member.address)")
                 c.send(text: welcome(role: .instructor, for: c))
             case .refuse(let delayMs, let close):
                 members[c.id]?.wrongTokens += 1
-                members[c.id]?.role = .watcher   // a console, even without the right token: not a participant
-                c.roleChanged(.watcher)
+                setRole(c.id, .watcher)   // a console, even without the right token: not a participant
+                c.roleChanged(.watcher); fanout.roleChanged(c, to: .watcher)
                 publishView()
                 logger.warning("class \(code): wrong instructor token from \(member.address)\(close ? "; closing that connection" : "")")
                 // Holds the session (and so its loops) until then, even if the server stops meanwhile.
@@ -374,7 +377,7 @@ public final class ClassSession: @unchecked Sendable {
         doneOnStep.insert(c.id)
         schedulePresence()
         if let share = plan.advanceWhenDone, steps[step].durationMs == nil, snap.status == .running {
-            let participants = members.values.filter { $0.role == .participant }.count
+            let participants = roleCounts[.participant]
             if participants > 0, Double(doneOnStep.count) >= share * Double(participants) {
                 _ = perform(.next, source: "done share reached")
             }
@@ -568,16 +571,17 @@ public final class ClassSession: @unchecked Sendable {
         publishView()
         guard !presenceScheduled else { return }
         presenceScheduled = true
-        // At most ~4 presence messages a second, however many phones come and go.
-        queue.asyncAfter(deadline: .now() + .milliseconds(250)) { [self] in
+        // At most ~4 presence messages a second, however many phones come and go; fewer in a
+        // big class (one every 2 s at 16,000+ members), where each one is a send per phone.
+        queue.asyncAfter(deadline: .now() + .milliseconds(Self.presenceIntervalMs(members: members.count))) { [self] in
             presenceScheduled = false
             guard !detached else { return }
             let plain = presenceJSON(withNames: false)
             let named = presenceJSON(withNames: true)
             if fanout.addressesAudiences {
-                // One message for all but the instructors, however many phones (a cluster: one PUBLISH).
-                fanout.broadcast(text: Array(plain.utf8), kind: .ordinary, to: .nonInstructors)
-                // Watchers (the big screen's lobby) get the names after the plain count.
+                // One message for every phone, however many (a cluster: one PUBLISH); consoles and
+                // watchers (the big screen's lobby shows who joined) get the names, one by one.
+                fanout.broadcast(text: Array(plain.utf8), kind: .ordinary, to: .participants)
                 for m in members.values where m.role != .participant { m.connection.send(text: named) }
                 return
             }
@@ -589,21 +593,40 @@ public final class ClassSession: @unchecked Sendable {
         }
     }
 
+    /// 250 ms per 2,000 members, between 250 ms and 2 s.
+    static func presenceIntervalMs(members: Int) -> Int {
+        min(2_000, 250 * max(1, (members + 1_999) / 2_000))
+    }
+
+    /// Counts come from `roleCounts` (a welcome must not visit every member: with thousands
+    /// joining, that made joining quadratic); only the names visit them.
     private func presenceJSON(withNames: Bool) -> String {
-        var participants = 0, instructors = 0
         var names: [String] = [], doneNames: [String] = []
-        for m in members.values {
-            if m.role == .instructor { instructors += 1 } else if m.role == .participant {
-                participants += 1
+        if withNames {
+            for m in members.values where m.role == .participant {
                 if let n = m.name, !n.isEmpty {
                     names.append(n)
                     if doneOnStep.contains(m.connection.id) { doneNames.append(n) }
                 }
             }
         }
-        return ServerMessage.presence(participants: participants, instructors: instructors, done: doneOnStep.count,
-                                      step: engine.snapshot.stepIndex, names: withNames ? names.sorted() : nil,
-                                      doneNames: withNames ? doneNames.sorted() : nil)
+        return ServerMessage.presence(participants: roleCounts[.participant], instructors: roleCounts[.instructor],
+                                      done: doneOnStep.count, step: engine.snapshot.stepIndex,
+                                      names: withNames ? names.sorted() : nil, doneNames: withNames ? doneNames.sorted() : nil)
+    }
+
+    /// Every change of `members` goes through these two, which keep `roleCounts`.
+    private func setMember(_ id: UInt64, _ member: Member?) {
+        if let old = members[id] { roleCounts[old.role] -= 1 }
+        if let member { roleCounts[member.role] += 1 }
+        members[id] = member
+    }
+
+    private func setRole(_ id: UInt64, _ role: Role) {
+        guard let old = members[id]?.role else { return }
+        roleCounts[old] -= 1
+        roleCounts[role] += 1
+        members[id]?.role = role
     }
 
     // MARK: The view for HTTP (any thread, never waits for the class queue)
@@ -611,13 +634,8 @@ public final class ClassSession: @unchecked Sendable {
     /// On the class queue: makes the current state visible to `publicView`.
     private func publishView() {
         var v = PublicView(snapshot: engine.snapshot)
-        for m in members.values {
-            switch m.role {
-            case .instructor: v.instructors += 1
-            case .participant: v.participants += 1
-            case .watcher: break
-            }
-        }
+        v.instructors = roleCounts[.instructor]
+        v.participants = roleCounts[.participant]
         v.done = doneOnStep.count
         v.tokenRefusals = tokenGuesses.refusals
         v.stopSignals = stopSignals
@@ -725,4 +743,16 @@ func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         diff |= x ^ y
     }
     return diff == 0
+}
+
+/// How many members have each role.
+struct RoleCounts {
+    private var counts: [Int] = [0, 0, 0]
+    private static func slot(_ r: Role) -> Int {
+        switch r { case .participant: 0; case .instructor: 1; case .watcher: 2 }
+    }
+    subscript(_ r: Role) -> Int {
+        get { counts[Self.slot(r)] }
+        set { counts[Self.slot(r)] = newValue }
+    }
 }

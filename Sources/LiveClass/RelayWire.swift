@@ -7,7 +7,7 @@
 // is (a message's JSON text, never re-escaped):
 //   up:    JOIN <member> \n <address>      REJOIN <member> \n <address>     LEAVE <member> \n
 //          MSG <member> \n <json>          RESYNC <node> \n <member>,<member>,…
-//   down:  ALL s|o \n <json>               REST s|o \n <json>   (everyone but instructors)
+//   down:  ALL s|o \n <json>               REST s|o \n <json>   (the participants)
 //          TO <member> s|o \n <json>       ROLE <member> <role> \n
 //          CLOSE <member> <code> \n <reason>          OWNER <node> <fence> \n
 import NetServer
@@ -64,7 +64,7 @@ public enum RelayUplink: Equatable, Sendable {
 public enum RelayEnvelope: Equatable, Sendable {
     case broadcast(Audience, kind: OutboundKind, text: [UInt8])
     case member(UInt64, kind: OutboundKind, text: [UInt8])
-    /// The owner gave a member a role: relays keep instructors out of `.nonInstructors`.
+    /// The owner gave a member a role: relays keep instructors out of `.participants`.
     case role(UInt64, Role)
     case close(UInt64, code: UInt16, reason: String)
     /// A node took the class over (its lease's fence): relays announce their phones to it.
@@ -74,7 +74,7 @@ public enum RelayEnvelope: Equatable, Sendable {
         func k(_ kind: OutboundKind) -> String { kind == .supersedable ? "s" : "o" }
         switch self {
         case .broadcast(.everyone, let kind, let text): return Array("ALL \(k(kind))\n".utf8) + text
-        case .broadcast(.nonInstructors, let kind, let text): return Array("REST \(k(kind))\n".utf8) + text
+        case .broadcast(.participants, let kind, let text): return Array("REST \(k(kind))\n".utf8) + text
         case .member(let m, let kind, let text): return Array("TO \(m) \(k(kind))\n".utf8) + text
         case .role(let m, let role): return Array("ROLE \(m) \(role.rawValue)\n".utf8)
         case .close(let m, let code, let reason): return Array("CLOSE \(m) \(code)\n\(reason)".utf8)
@@ -87,7 +87,7 @@ public enum RelayEnvelope: Equatable, Sendable {
         func kind(_ s: String) -> OutboundKind? { s == "s" ? .supersedable : s == "o" ? .ordinary : nil }
         switch (first, f.count) {
         case ("ALL", 2): return kind(f[1]).map { .broadcast(.everyone, kind: $0, text: Array(payload)) }
-        case ("REST", 2): return kind(f[1]).map { .broadcast(.nonInstructors, kind: $0, text: Array(payload)) }
+        case ("REST", 2): return kind(f[1]).map { .broadcast(.participants, kind: $0, text: Array(payload)) }
         case ("TO", 3):
             guard let m = UInt64(f[1]), let kd = kind(f[2]) else { return nil }
             return .member(m, kind: kd, text: Array(payload))

@@ -30,7 +30,7 @@ import ClassPlan
     @Test func envelopeRoundTrips() {
         let text = Array(#"{"type":"state","seq":3}"#.utf8) + [0x0A, 0x20]   // payload bytes kept as they are
         let all: [RelayEnvelope] = [
-            .broadcast(.everyone, kind: .supersedable, text: text), .broadcast(.nonInstructors, kind: .ordinary, text: text),
+            .broadcast(.everyone, kind: .supersedable, text: text), .broadcast(.participants, kind: .ordinary, text: text),
             .member(1 << 40 | 5, kind: .ordinary, text: text), .role(42, .instructor), .role(42, .watcher),
             .close(42, code: 1008, reason: "too many wrong instructor tokens"), .owner(node: 3, fence: 17),
         ]
