@@ -132,6 +132,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         t.setEventHandler { [weak self] in self?.tick() }
         t.resume()
         ticker = t
+        startWatchdog()
         let (nodeNumber, store, stats) = (node, store, stats)
         classes.addMetrics {
             let s = stats.withLock { $0 }
@@ -210,13 +211,62 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
 
     private func tick() {
         ticks += 1
+        let started = uptimeMillis()
+        // A tick that comes late (or takes long) is a lease renewal and a heartbeat that came
+        // late: other nodes take a class over after the lease, drop phones after 5 s.
+        if lastTickAt > 0, started - lastTickAt > 2 * Double(options.tickMs) {
+            logger.warning("cluster: the control loop was held up: \(Int(started - lastTickAt)) ms since its last tick (every \(options.tickMs) ms; the lease is \(options.leaseTTLMs) ms)")
+        }
+        lastTickAt = started
         guard store.isUp else { return }
-        beat()
-        if ticks % 5 == 0 { refresh() }
+        var phases: [(String, Double)] = []
+        func timed(_ name: String, _ body: () -> Void) {
+            let t0 = uptimeMillis()
+            body()
+            phases.append((name, uptimeMillis() - t0))
+        }
+        timed("beat") { beat() }
+        if ticks % 5 == 0 { timed("refresh") { refresh() } }
         let now = wallClockMillis()
-        if now - lastClockCheck >= Int64(options.clockCheckEveryMs) { measureClock() }
-        for code in entries.keys.sorted() { checkLease(code, now: now) }
-        if ticks % 3 == 0 { dropMembersOfDeadNodes() }
+        if now - lastClockCheck >= Int64(options.clockCheckEveryMs) { timed("clock") { measureClock() } }
+        timed("leases") { for code in entries.keys.sorted() { checkLease(code, now: now) } }
+        if ticks % 3 == 0 { timed("dead nodes") { dropMembersOfDeadNodes() } }
+        let took = uptimeMillis() - started
+        if took > Double(options.tickMs) / 2 {
+            let parts = phases.map { "\($0.0) \(Int($0.1)) ms" }.joined(separator: ", ")
+            logger.warning("cluster: a control tick took \(Int(took)) ms (\(parts)); Redis commands pending on the shared connection: \(store.connection.pendingCommands)")
+        }
+    }
+    private var lastTickAt: Double = 0
+
+    // Diagnosis only: every second, from a queue of its own, how far behind the control queue
+    // and the class queues are, and how deep the shared connection's pipeline is.
+    private let watchdogQueue = DispatchQueue(label: "classctl.cluster.watchdog")
+    private var watchdog: DispatchSourceTimer?
+    private func startWatchdog() {
+        let t = DispatchSource.makeTimerSource(queue: watchdogQueue)
+        t.schedule(deadline: .now() + 1, repeating: 1)
+        let pendingControl = Locked<Double?>(nil)
+        t.setEventHandler { [weak self] in
+            guard let self else { return }
+            let now = uptimeMillis()
+            let controlLag = pendingControl.withLock { $0 }.map { now - $0 }
+            if controlLag == nil {
+                pendingControl.withLock { $0 = now }
+                self.control.async { pendingControl.withLock { $0 = nil } }
+            }
+            var classLags: [String] = []
+            for (code, owner) in self.owners.withLock({ $0 }) {
+                let asked = uptimeMillis()
+                let done = DispatchSemaphore(value: 0)
+                owner.session.memberIDs { _ in done.signal() }
+                if done.wait(timeout: .now() + .milliseconds(200)) == .timedOut { classLags.append("\(code) >200 ms") }
+                else { classLags.append("\(code) \(Int(uptimeMillis() - asked)) ms") }
+            }
+            self.logger.info("watchdog: control queue \(controlLag.map { "stuck for \(Int($0)) ms" } ?? "ok"), class queues [\(classLags.joined(separator: ", "))], pipeline \(self.store.connection.pendingCommands)")
+        }
+        t.resume()
+        watchdog = t
     }
 
     private func beat() {
@@ -228,6 +278,11 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         guard var entry = entries[code] else { return }
         if let value = entry.lease.leaseValue(node: node) {
             let answer: Bool?
+            let t0 = uptimeMillis()
+            defer {
+                let took = uptimeMillis() - t0
+                if took > Double(options.tickMs) / 2 { logger.warning("cluster: class \(code): renewing the lease took \(Int(took)) ms") }
+            }
             switch store.eval(ClusterScripts.renew, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
                               [value, String(options.leaseTTLMs), String(entry.lease.fence ?? 0)]) {
             case .success(let r):
@@ -388,8 +443,11 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
             guard let owner = entry.owner else { continue }
             let ids = Locked<[UInt64]>([])
             let got = DispatchSemaphore(value: 0)
+            let t0 = uptimeMillis()
             owner.session.memberIDs { list in ids.withLock { $0 = list }; got.signal() }
             got.wait()
+            let waited = uptimeMillis() - t0
+            if waited > 100 { logger.warning("cluster: class \(code): waited \(Int(waited)) ms for the class queue (its members' ids)") }
             let byNode = Dictionary(grouping: ids.withLock { $0 }, by: { MemberID.node(of: $0) })
             for (n, members) in byNode where n != node {
                 guard case .success(let r) = store.call(["EXISTS", ClusterKeys.node(n)]), r.int == 0 else { continue }
@@ -480,6 +538,9 @@ struct ClockSample: Equatable {
     var offsetMicros: Int64 { serverMicros - (sentMicros + receivedMicros) / 2 }
     static func best(_ samples: [ClockSample]) -> ClockSample? { samples.min { $0.roundTripMicros < $1.roundTripMicros } }
 }
+
+/// Milliseconds of a monotonic clock (durations in logs).
+func uptimeMillis() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
 
 func wallClockMicros() -> Int64 {
     var ts = timespec()
