@@ -64,7 +64,7 @@ public final class ClassSession: @unchecked Sendable {
     /// The last sink, kept after the recording closes: "Run again" starts the next run beside it.
     private var lastSink: (any RecordingSink)?
     public private(set) var recordingPath: String?
-    private var members: [UInt64: Member] = [:]
+    private var members = MemberTable()
     private var doneOnStep: Set<UInt64> = []
     /// Open "I need to stop" signals by client id, and how many were raised in all.
     private var stopAlerts: [Int64: ServerMessage.StopAlert] = [:]
@@ -92,6 +92,42 @@ public final class ClassSession: @unchecked Sendable {
         var role: Role
         var name: String?
         var wrongTokens = 0
+    }
+
+    /// The members by id, with how many there are of each role kept as they change: every join
+    /// needs the counts (its welcome's presence, the HTTP view), and counting them each time made
+    /// n joins cost n² (15,000 phones joining kept the class queue busy for seconds).
+    struct MemberTable {
+        private(set) var byID: [UInt64: Member] = [:]
+        private(set) var participants = 0
+        private(set) var instructors = 0
+
+        subscript(id: UInt64) -> Member? {
+            get { byID[id] }
+            set {
+                if let old = byID[id] { count(old.role, -1) }
+                if let newValue { count(newValue.role, 1) }
+                byID[id] = newValue
+            }
+        }
+
+        @discardableResult
+        mutating func removeValue(forKey id: UInt64) -> Member? {
+            let old = byID.removeValue(forKey: id)
+            if let old { count(old.role, -1) }
+            return old
+        }
+
+        var keys: Dictionary<UInt64, Member>.Keys { byID.keys }
+        var values: Dictionary<UInt64, Member>.Values { byID.values }
+
+        private mutating func count(_ role: Role, _ n: Int) {
+            switch role {
+            case .participant: participants += n
+            case .instructor: instructors += n
+            case .watcher: break
+            }
+        }
     }
 
     /// A class of `plan` with a new recording in `recordDirectory` (nil: unrecorded). `steps`
@@ -374,7 +410,7 @@ public final class ClassSession: @unchecked Sendable {
         doneOnStep.insert(c.id)
         schedulePresence()
         if let share = plan.advanceWhenDone, steps[step].durationMs == nil, snap.status == .running {
-            let participants = members.values.filter { $0.role == .participant }.count
+            let participants = members.participants
             if participants > 0, Double(doneOnStep.count) >= share * Double(participants) {
                 _ = perform(.next, source: "done share reached")
             }
@@ -590,6 +626,11 @@ public final class ClassSession: @unchecked Sendable {
     }
 
     private func presenceJSON(withNames: Bool) -> String {
+        guard withNames else {
+            // Counts only (every phone's welcome): no walk over the members.
+            return ServerMessage.presence(participants: members.participants, instructors: members.instructors, done: doneOnStep.count,
+                                          step: engine.snapshot.stepIndex, names: nil, doneNames: nil)
+        }
         var participants = 0, instructors = 0
         var names: [String] = [], doneNames: [String] = []
         for m in members.values {
@@ -611,13 +652,8 @@ public final class ClassSession: @unchecked Sendable {
     /// On the class queue: makes the current state visible to `publicView`.
     private func publishView() {
         var v = PublicView(snapshot: engine.snapshot)
-        for m in members.values {
-            switch m.role {
-            case .instructor: v.instructors += 1
-            case .participant: v.participants += 1
-            case .watcher: break
-            }
-        }
+        v.participants = members.participants
+        v.instructors = members.instructors
         v.done = doneOnStep.count
         v.tokenRefusals = tokenGuesses.refusals
         v.stopSignals = stopSignals
