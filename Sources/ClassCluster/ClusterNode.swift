@@ -162,14 +162,15 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         t.setEventHandler { [weak self] in self?.tick() }
         t.resume()
         ticker = t
-        let (nodeNumber, store, stats) = (node, store, stats)
+        let (nodeNumber, store, controlStore, stats) = (node, store, controlStore, stats)
         classes.addMetrics {
             let s = stats.withLock { $0 }
             func family(_ name: String, _ type: String, _ help: String, _ value: String) -> [String] {
                 ["# HELP \(name) \(help)", "# TYPE \(name) \(type)", "\(name) \(value)"]
             }
             return family("classctl_cluster_node", "gauge", "This node's number in the cluster.", String(nodeNumber))
-                + family("classctl_cluster_redis_up", "gauge", "1 while this node is connected to Redis.", store.isUp ? "1" : "0")
+                + family("classctl_cluster_redis_up", "gauge", "1 while this node is connected to Redis (its class and lease connections both).",
+                         store.isUp && controlStore.isUp ? "1" : "0")
                 + family("classctl_cluster_classes_running_here", "gauge", "Classes whose lease this node holds.", String(s.running))
                 + family("classctl_cluster_takeovers_total", "counter", "Classes this node took over from another (or opened).", String(s.takeovers))
                 + family("classctl_cluster_clock_offset_seconds", "gauge", "Redis TIME minus this node's clock, last measured.", String(Double(s.clockOffsetMicros) / 1e6))
