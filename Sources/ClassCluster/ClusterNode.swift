@@ -55,8 +55,8 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     /// Under a crowd joining it carries tens of thousands of commands in a few seconds.
     private let store: RedisStore
     /// The control loop's own connection, on its own loop and reply queue: lease renewals and
-    /// heartbeats never wait behind the class traffic (a renewal behind thousands of welcomes
-    /// came too late and the class went to another node).
+    /// heartbeats never wait behind the class traffic (a crowd joining puts thousands of
+    /// commands in that pipeline and thousands of completions on its reply queue).
     private let controlStore: RedisStore
     private let controlLoop: EventLoop
     private let controlReplies = DispatchQueue(label: "classctl.cluster.control-replies")
