@@ -30,6 +30,9 @@ public struct ClusterOptions: Sendable {
     /// Warn when this node's clock is further than this from Redis's.
     public var clockWarnMs: Int64 = 50
     public var clockCheckEveryMs = 60_000
+    /// Tests only: the class queue of a class run here is held this long after each join, as
+    /// if welcoming a crowd (the control loop must keep the lease meanwhile).
+    public var testJoinStallMs = 0
     public init() {}
 }
 
@@ -48,7 +51,15 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     private let replies = DispatchQueue(label: "classctl.cluster.replies")
     private let events = DispatchQueue(label: "classctl.cluster.events")
     private let control = DispatchQueue(label: "classctl.cluster.control")
+    /// The class traffic: relays' PUBLISHes up, owners' PUBLISHes down, the recordings' appends.
+    /// Under a crowd joining it carries tens of thousands of commands in a few seconds.
     private let store: RedisStore
+    /// The control loop's own connection, on its own loop and reply queue: lease renewals and
+    /// heartbeats never wait behind the class traffic (a crowd joining puts thousands of
+    /// commands in that pipeline and thousands of completions on its reply queue).
+    private let controlStore: RedisStore
+    private let controlLoop: EventLoop
+    private let controlReplies = DispatchQueue(label: "classctl.cluster.control-replies")
     private var subscriber: RedisSubscriber!
     private var ticker: DispatchSourceTimer?
 
@@ -100,6 +111,24 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
             }
         }
         store = RedisStore(connection: connection, up: upFlag, timeoutMs: options.commandTimeoutMs)
+        controlLoop = EventLoop.standalone()
+        let controlUp = Locked(false)
+        let controlWasDown = Locked(false)
+        let controlConnection = RedisConnection(configuration: configuration, loop: controlLoop, callbackQueue: controlReplies) { [logger] event in
+            switch event {
+            case .connected:
+                controlUp.withLock { $0 = true }
+                if controlWasDown.withLock({ $0 }) { logger.notice("cluster: the lease connection to Redis is back") }
+                controlWasDown.withLock { $0 = false }
+            case .disconnected(let e), .connectFailed(let e):
+                controlUp.withLock { $0 = false }
+                if !controlWasDown.withLock({ $0 }) {
+                    logger.warning("cluster: the lease connection to Redis dropped (\(e)); leases and heartbeats wait for it")
+                }
+                controlWasDown.withLock { $0 = true }
+            }
+        }
+        controlStore = RedisStore(connection: controlConnection, up: controlUp, timeoutMs: options.commandTimeoutMs)
     }
 
     // MARK: Starting and stopping
@@ -108,12 +137,13 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     /// loop. Throws when Redis cannot be reached within `waitSeconds`.
     public func start(waitSeconds: Double = 10) throws {
         store.connection.start()
+        controlStore.connection.start()
         let deadline = Date().addingTimeInterval(waitSeconds)
-        while !store.isUp {
+        while !store.isUp || !controlStore.isUp {
             guard Date() < deadline else { throw ClusterError("cannot reach Redis at \(configuration.url) within \(Int(waitSeconds)) s") }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        guard case .success(let n) = store.call(["INCR", ClusterKeys.nodes]), let number = n.int else {
+        guard case .success(let n) = controlStore.call(["INCR", ClusterKeys.nodes]), let number = n.int else {
             throw ClusterError("cannot take a node number from Redis at \(configuration.url)")
         }
         node = (UInt64(number) - 1) % MemberID.maxNode + 1
@@ -132,14 +162,15 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         t.setEventHandler { [weak self] in self?.tick() }
         t.resume()
         ticker = t
-        let (nodeNumber, store, stats) = (node, store, stats)
+        let (nodeNumber, store, controlStore, stats) = (node, store, controlStore, stats)
         classes.addMetrics {
             let s = stats.withLock { $0 }
             func family(_ name: String, _ type: String, _ help: String, _ value: String) -> [String] {
                 ["# HELP \(name) \(help)", "# TYPE \(name) \(type)", "\(name) \(value)"]
             }
             return family("classctl_cluster_node", "gauge", "This node's number in the cluster.", String(nodeNumber))
-                + family("classctl_cluster_redis_up", "gauge", "1 while this node is connected to Redis.", store.isUp ? "1" : "0")
+                + family("classctl_cluster_redis_up", "gauge", "1 while this node is connected to Redis (its class and lease connections both).",
+                         store.isUp && controlStore.isUp ? "1" : "0")
                 + family("classctl_cluster_classes_running_here", "gauge", "Classes whose lease this node holds.", String(s.running))
                 + family("classctl_cluster_takeovers_total", "counter", "Classes this node took over from another (or opened).", String(s.takeovers))
                 + family("classctl_cluster_clock_offset_seconds", "gauge", "Redis TIME minus this node's clock, last measured.", String(Double(s.clockOffsetMicros) / 1e6))
@@ -157,6 +188,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         }
         subscriber?.close()
         store.connection.close()
+        controlStore.connection.close()
     }
 
 
@@ -179,14 +211,14 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         let header = RecordingHeader(format: RecordingHeader.currentFormat, classCode: code, startedAt: wallClockMillis(),
                                      plan: plan, steps: steps, instructorTokenHash: TokenHash.make(token))
         let result: Result<Studio.Opened, Studio.OpenError> = control.sync {
-            guard case .success(let f) = store.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
-                                                    [String(node), String(options.leaseTTLMs)]),
+            guard case .success(let f) = controlStore.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
+                                                           [String(node), String(options.leaseTTLMs)]),
                   let fence = f.int, fence > 0 else {
                 return .failure(.failed("cannot take the new class's lease in Redis"))
             }
             do {
                 let line = try RedisRecording.line(header)
-                if case .failure(let e) = store.eval(ClusterScripts.append, keys: [ClusterKeys.recording(code), ClusterKeys.fence(code)], [String(fence), line]) {
+                if case .failure(let e) = controlStore.eval(ClusterScripts.append, keys: [ClusterKeys.recording(code), ClusterKeys.fence(code)], [String(fence), line]) {
                     throw ClusterError("\(e)")
                 }
                 let recording = Recording(plan: plan, steps: steps, classCode: code, startedAt: header.startedAt, events: [])
@@ -194,10 +226,10 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
                 entries[code]?.lease.acquired(fence: fence)
                 try runClass(code, fence: fence, recording: nil, plan: plan, steps: steps, token: token)
             } catch {
-                _ = store.call(["SREM", ClusterKeys.classes, code])
+                _ = controlStore.call(["SREM", ClusterKeys.classes, code])
                 return .failure(.failed("cannot open the class in Redis: \(error)"))
             }
-            store.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("open \(code)".utf8)])
+            controlStore.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("open \(code)".utf8)])
             return .success(Studio.Opened(code: code, title: plan.title, stepCount: steps.count, token: token,
                                           recording: recordingLocation(code)))
         }
@@ -210,17 +242,37 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
 
     private func tick() {
         ticks += 1
-        guard store.isUp else { return }
-        beat()
-        if ticks % 5 == 0 { refresh() }
+        let started = uptimeMillis()
+        // A tick that comes late (or takes long) is a lease renewal and a heartbeat that came
+        // late: other nodes take a class over after the lease, drop phones after 5 s.
+        if lastTickAt > 0, started - lastTickAt > 2 * Double(options.tickMs) {
+            logger.warning("cluster: the control loop was held up: \(Int(started - lastTickAt)) ms since its last tick (every \(options.tickMs) ms; the lease is \(options.leaseTTLMs) ms)")
+        }
+        lastTickAt = started
+        // Both connections: a node that cannot publish must not keep its classes.
+        guard controlStore.isUp, store.isUp else { return }
+        var phases: [(String, Double)] = []
+        func timed(_ name: String, _ body: () -> Void) {
+            let t0 = uptimeMillis()
+            body()
+            phases.append((name, uptimeMillis() - t0))
+        }
+        timed("beat") { beat() }
+        if ticks % 5 == 0 { timed("refresh") { refresh() } }
         let now = wallClockMillis()
-        if now - lastClockCheck >= Int64(options.clockCheckEveryMs) { measureClock() }
-        for code in entries.keys.sorted() { checkLease(code, now: now) }
-        if ticks % 3 == 0 { dropMembersOfDeadNodes() }
+        if now - lastClockCheck >= Int64(options.clockCheckEveryMs) { timed("clock") { measureClock() } }
+        timed("leases") { for code in entries.keys.sorted() { checkLease(code, now: now) } }
+        if ticks % 3 == 0 { timed("dead nodes") { dropMembersOfDeadNodes() } }
+        let took = uptimeMillis() - started
+        if took > Double(options.tickMs) / 2 {
+            let parts = phases.map { "\($0.0) \(Int($0.1)) ms" }.joined(separator: ", ")
+            logger.warning("cluster: a control tick took \(Int(took)) ms (\(parts)); Redis commands pending on the class connection: \(store.connection.pendingCommands)")
+        }
     }
+    private var lastTickAt: Double = 0
 
     private func beat() {
-        store.send([Array("SET".utf8), Array(ClusterKeys.node(node).utf8), Array("1".utf8), Array("PX".utf8),
+        controlStore.send([Array("SET".utf8), Array(ClusterKeys.node(node).utf8), Array("1".utf8), Array("PX".utf8),
                     Array(String(max(5_000, options.leaseTTLMs + 2 * options.tickMs)).utf8)])
     }
 
@@ -228,7 +280,12 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         guard var entry = entries[code] else { return }
         if let value = entry.lease.leaseValue(node: node) {
             let answer: Bool?
-            switch store.eval(ClusterScripts.renew, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
+            let t0 = uptimeMillis()
+            defer {
+                let took = uptimeMillis() - t0
+                if took > Double(options.tickMs) / 2 { logger.warning("cluster: class \(code): checking the lease (and what followed) took \(Int(took)) ms") }
+            }
+            switch controlStore.eval(ClusterScripts.renew, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
                               [value, String(options.leaseTTLMs), String(entry.lease.fence ?? 0)]) {
             case .success(let r):
                 answer = r.int == 1 || r.int == 2
@@ -251,7 +308,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
             return
         }
         let holder: String?
-        switch store.call(["GET", ClusterKeys.lease(code)]) {
+        switch controlStore.call(["GET", ClusterKeys.lease(code)]) {
         case .success(let r): holder = r.string
         case .failure: return
         }
@@ -262,17 +319,17 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
 
     private func tryAcquire(_ code: String) {
         guard entries[code] != nil else { return }
-        guard case .success(let f) = store.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
-                                                [String(node), String(options.leaseTTLMs)]),
+        guard case .success(let f) = controlStore.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
+                                                       [String(node), String(options.leaseTTLMs)]),
               let fence = f.int, fence > 0 else { return }
         entries[code]?.lease.acquired(fence: fence)
         do {
-            let recording = try RedisRecording.read(store, code: code, name: recordingLocation(code))
+            let recording = try RedisRecording.read(controlStore, code: code, name: recordingLocation(code))
             try runClass(code, fence: fence, recording: recording, plan: recording.plan, steps: recording.steps, token: nil)
         } catch {
             logger.error("cluster: class \(code): cannot take it over: \(error); letting the lease go")
             entries[code]?.lease.released()
-            _ = store.eval(ClusterScripts.release, keys: [ClusterKeys.lease(code)], ["\(node):\(fence)"])
+            _ = controlStore.eval(ClusterScripts.release, keys: [ClusterKeys.lease(code)], ["\(node):\(fence)"])
         }
     }
 
@@ -286,7 +343,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         }
         let session = try ClassSession(code: code, plan: plan, steps: steps, instructorToken: token, server: server, leadMs: leadMs,
                                        recording: .sink(sink, resuming: recording), logger: logger, fanout: RedisFanout(out: out))
-        let owner = Owner(session: session, fence: fence, out: out)
+        let owner = Owner(session: session, fence: fence, out: out, joinStallMs: options.testJoinStallMs)
         entries[code]?.owner = owner
         stats.withLock { $0.takeovers += 1; $0.running = entries.values.filter { $0.owner != nil }.count }
         owners.withLock { $0[code] = owner }
@@ -310,17 +367,19 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     private func stepDown(_ code: String, release: Bool, why: String) {
         guard var entry = entries[code] else { return }
         if release, let value = entry.lease.leaseValue(node: node) {
-            _ = store.eval(ClusterScripts.release, keys: [ClusterKeys.lease(code)], [value])
+            _ = controlStore.eval(ClusterScripts.release, keys: [ClusterKeys.lease(code)], [value])
             entry.lease.released()
             // Another node takes it at once instead of waiting for two ticks.
-            store.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("release \(code)".utf8)])
+            controlStore.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("release \(code)".utf8)])
         }
         if let owner = entry.owner {
             entry.owner = nil
             stats.withLock { $0.running = max(0, $0.running - 1) }
             owners.withLock { _ = $0.removeValue(forKey: code) }
             subscriber.unsubscribe([ClusterKeys.inbound(code)])
-            owner.session.detach()
+            // Not on this queue: the class queue may be seconds behind (its writes are refused by
+            // the fence meanwhile), and the control loop must go on renewing the other leases.
+            DispatchQueue.global().async { owner.session.detach() }
             logger.notice("cluster: class \(code): this node no longer runs it (\(why))")
         }
         if !release, entry.lease.isOwner { _ = entry.lease.fenced() }
@@ -330,20 +389,20 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     /// The class finished its grace: it leaves every node (its stream stays for export).
     private func close(_ code: String) {
         stepDown(code, release: true, why: "finished")
-        _ = store.call(["SREM", ClusterKeys.classes, code])
-        _ = store.call(["EXPIRE", ClusterKeys.recording(code), String(30 * 86_400)])
-        store.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("close \(code)".utf8)])
+        _ = controlStore.call(["SREM", ClusterKeys.classes, code])
+        _ = controlStore.call(["EXPIRE", ClusterKeys.recording(code), String(30 * 86_400)])
+        controlStore.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("close \(code)".utf8)])
         removeRelay(code)
         logger.info("cluster: class \(code) closed \(options.finishedGraceMs / 1000) s after it finished")
     }
 
     /// The open classes from Redis: a relay for each new one, none for those gone.
     private func refresh() {
-        guard case .success(let r) = store.call(["SMEMBERS", ClusterKeys.classes]), let list = r.array else { return }
+        guard case .success(let r) = controlStore.call(["SMEMBERS", ClusterKeys.classes]), let list = r.array else { return }
         let codes = Set(list.compactMap { $0.string })
         for code in codes where entries[code] == nil {
             do {
-                addRelay(try RedisRecording.read(store, code: code, name: recordingLocation(code)))
+                addRelay(try RedisRecording.read(controlStore, code: code, name: recordingLocation(code)))
             } catch {
                 logger.warning("cluster: class \(code) is listed but cannot be read: \(error)")
             }
@@ -383,19 +442,29 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     }
 
     /// Members whose node stopped beating (killed) leave the classes this node runs.
+    /// Never waits for a class queue (a class busy welcoming thousands of phones would hold the
+    /// control loop, and with it the leases and the heartbeat): the members' ids come back later.
     private func dropMembersOfDeadNodes() {
         for (code, entry) in entries {
-            guard let owner = entry.owner else { continue }
-            let ids = Locked<[UInt64]>([])
-            let got = DispatchSemaphore(value: 0)
-            owner.session.memberIDs { list in ids.withLock { $0 = list }; got.signal() }
-            got.wait()
-            let byNode = Dictionary(grouping: ids.withLock { $0 }, by: { MemberID.node(of: $0) })
-            for (n, members) in byNode where n != node {
-                guard case .success(let r) = store.call(["EXISTS", ClusterKeys.node(n)]), r.int == 0 else { continue }
-                logger.notice("cluster: class \(code): node \(n) stopped beating; its \(members.count) phones leave the class (they reconnect elsewhere)")
-                for m in members { owner.session.leave(id: m) }
+            guard let owner = entry.owner, !askingMembers.contains(code) else { continue }
+            askingMembers.insert(code)
+            owner.session.memberIDs { [weak self] ids in
+                guard let self else { return }
+                self.control.async { self.dropMembersOfDeadNodes(code, owner: owner, ids: ids) }
             }
+        }
+    }
+    /// Classes whose members' ids were asked for and have not come back yet. On `control`.
+    private var askingMembers = Set<String>()
+
+    private func dropMembersOfDeadNodes(_ code: String, owner: Owner, ids: [UInt64]) {
+        askingMembers.remove(code)
+        guard entries[code]?.owner === owner else { return }
+        let byNode = Dictionary(grouping: ids, by: { MemberID.node(of: $0) })
+        for (n, members) in byNode where n != node {
+            guard case .success(let r) = controlStore.call(["EXISTS", ClusterKeys.node(n)]), r.int == 0 else { continue }
+            logger.notice("cluster: class \(code): node \(n) stopped beating; its \(members.count) phones leave the class (they reconnect elsewhere)")
+            for m in members { owner.session.leave(id: m) }
         }
     }
 
@@ -407,7 +476,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         var samples: [ClockSample] = []
         for _ in 0..<5 {
             let t0 = wallClockMicros()
-            guard case .success(let r) = store.call(["TIME"]), let time = RedisTime(reply: r) else { continue }
+            guard case .success(let r) = controlStore.call(["TIME"]), let time = RedisTime(reply: r) else { continue }
             let t3 = wallClockMicros()
             samples.append(ClockSample(sentMicros: t0, serverMicros: time.totalMicroseconds, receivedMicros: t3))
         }
@@ -481,6 +550,9 @@ struct ClockSample: Equatable {
     static func best(_ samples: [ClockSample]) -> ClockSample? { samples.min { $0.roundTripMicros < $1.roundTripMicros } }
 }
 
+/// Milliseconds of a monotonic clock (durations in logs).
+func uptimeMillis() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
+
 func wallClockMicros() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
@@ -533,15 +605,22 @@ final class Owner: Sendable {
     let session: ClassSession
     let fence: Int64
     let out: OutChannel
-    init(session: ClassSession, fence: Int64, out: OutChannel) {
+    let joinStallMs: Int
+    init(session: ClassSession, fence: Int64, out: OutChannel, joinStallMs: Int = 0) {
         self.session = session
         self.fence = fence
         self.out = out
+        self.joinStallMs = joinStallMs
     }
 
     func handle(_ up: RelayUplink) {
         switch up {
-        case .join(let m, let address): session.join(RemoteMember(id: m, out: out), address: address)
+        case .join(let m, let address):
+            session.join(RemoteMember(id: m, out: out), address: address)
+            if joinStallMs > 0 {
+                let ms = joinStallMs
+                session.memberIDs { _ in usleep(UInt32(ms) * 1_000) }   // runs on the class queue
+            }
         case .rejoin(let m, let address): session.join(RemoteMember(id: m, out: out), address: address, welcome: false)
         case .leave(let m): session.leave(id: m)
         case .message(let m, let raw): session.receive(raw: raw, from: RemoteMember(id: m, out: out))

@@ -228,3 +228,15 @@ extension ClassRelay: ClassSocketTarget {
         }
     }
 }
+
+/// How many members have each role.
+struct RoleCounts {
+    private var counts: [Int] = [0, 0, 0]
+    private static func slot(_ r: Role) -> Int {
+        switch r { case .participant: 0; case .instructor: 1; case .watcher: 2 }
+    }
+    subscript(_ r: Role) -> Int {
+        get { counts[Self.slot(r)] }
+        set { counts[Self.slot(r)] = newValue }
+    }
+}

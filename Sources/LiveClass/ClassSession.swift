@@ -64,7 +64,7 @@ public final class ClassSession: @unchecked Sendable {
     /// The last sink, kept after the recording closes: "Run again" starts the next run beside it.
     private var lastSink: (any RecordingSink)?
     public private(set) var recordingPath: String?
-    private var members: [UInt64: Member] = [:]
+    private var members = MemberTable()
     private var doneOnStep: Set<UInt64> = []
     /// Open "I need to stop" signals by client id, and how many were raised in all.
     private var stopAlerts: [Int64: ServerMessage.StopAlert] = [:]
@@ -75,8 +75,6 @@ public final class ClassSession: @unchecked Sendable {
     static let recentAnnouncementLimit = 10
     private var timer: DispatchSourceTimer?
     private var presenceScheduled = false
-    /// Members by role, kept by `setMember`/`setRole`.
-    private var roleCounts = RoleCounts()
     private var tokenGuesses = TokenGuessLimiter()
     private let view: Locked<PublicView>
     /// The public base of links ("http://192.168.1.5:8080"), from the server hosting the class:
@@ -94,6 +92,42 @@ public final class ClassSession: @unchecked Sendable {
         var role: Role
         var name: String?
         var wrongTokens = 0
+    }
+
+    /// The members by id, with how many there are of each role kept as they change: every join
+    /// needs the counts (its welcome's presence, the HTTP view), and counting them each time made
+    /// n joins cost n² (15,000 phones joining kept the class queue busy for seconds).
+    struct MemberTable {
+        private(set) var byID: [UInt64: Member] = [:]
+        private(set) var participants = 0
+        private(set) var instructors = 0
+
+        subscript(id: UInt64) -> Member? {
+            get { byID[id] }
+            set {
+                if let old = byID[id] { count(old.role, -1) }
+                if let newValue { count(newValue.role, 1) }
+                byID[id] = newValue
+            }
+        }
+
+        @discardableResult
+        mutating func removeValue(forKey id: UInt64) -> Member? {
+            let old = byID.removeValue(forKey: id)
+            if let old { count(old.role, -1) }
+            return old
+        }
+
+        var keys: Dictionary<UInt64, Member>.Keys { byID.keys }
+        var values: Dictionary<UInt64, Member>.Values { byID.values }
+
+        private mutating func count(_ role: Role, _ n: Int) {
+            switch role {
+            case .participant: participants += n
+            case .instructor: instructors += n
+            case .watcher: break
+            }
+        }
     }
 
     /// A class of `plan` with a new recording in `recordDirectory` (nil: unrecorded). `steps`
@@ -211,7 +245,7 @@ public final class ClassSession: @unchecked Sendable {
         queue.async { [self] in
             guard !detached else { return }
             if !sendWelcome, members[c.id] != nil { return }
-            setMember(c.id, Member(connection: c, address: address, role: .participant, name: nil))
+            members[c.id] = Member(connection: c, address: address, role: .participant, name: nil)
             if sendWelcome { c.send(text: welcome(role: .participant, for: c)) }
             fanout.joined(c)
             if let alert = stopAlerts[Int64(c.id)], !alert.online {
@@ -226,8 +260,7 @@ public final class ClassSession: @unchecked Sendable {
 
     public func leave(id: UInt64) {
         queue.async { [self] in
-            guard members[id] != nil else { return }
-            setMember(id, nil)
+            guard members.removeValue(forKey: id) != nil else { return }
             doneOnStep.remove(id)
             if stopAlerts[Int64(id)] != nil {
                 stopAlerts[Int64(id)]?.online = false
@@ -250,7 +283,7 @@ public final class ClassSession: @unchecked Sendable {
             guard !detached else { return }
             if let present, let isOfNode {
                 for id in members.keys where isOfNode(id) && !present.contains(id) {
-                    setMember(id, nil)
+                    members[id] = nil
                     doneOnStep.remove(id)
                     if stopAlerts[Int64(id)] != nil { stopAlerts[Int64(id)]?.online = false }
                 }
@@ -340,19 +373,19 @@ public final class ClassSession: @unchecked Sendable {
     private func hello(_ c: any ClassMember, _ member: Member, role: Role, name: String?, token: String?) {
         if let name { members[c.id]?.name = String(name.prefix(ClassLimits.maxNameCharacters)) }
         if role == .watcher {
-            setRole(c.id, .watcher)
+            members[c.id]?.role = .watcher
             c.roleChanged(.watcher); fanout.roleChanged(c, to: .watcher)
         } else if role == .instructor {
             let correct = token.map(isInstructorToken) ?? false
             switch tokenGuesses.attempt(correct: correct, address: member.address, wrongOnConnection: member.wrongTokens, now: wallClockMillis()) {
             case .accept:
-                setRole(c.id, .instructor)
+                members[c.id]?.role = .instructor
                 c.roleChanged(.instructor); fanout.roleChanged(c, to: .instructor)
                 logger.info("class \(code): instructor joined from \(member.address)")
                 c.send(text: welcome(role: .instructor, for: c))
             case .refuse(let delayMs, let close):
                 members[c.id]?.wrongTokens += 1
-                setRole(c.id, .watcher)   // a console, even without the right token: not a participant
+                members[c.id]?.role = .watcher   // a console, even without the right token: not a participant
                 c.roleChanged(.watcher); fanout.roleChanged(c, to: .watcher)
                 publishView()
                 logger.warning("class \(code): wrong instructor token from \(member.address)\(close ? "; closing that connection" : "")")
@@ -377,7 +410,7 @@ public final class ClassSession: @unchecked Sendable {
         doneOnStep.insert(c.id)
         schedulePresence()
         if let share = plan.advanceWhenDone, steps[step].durationMs == nil, snap.status == .running {
-            let participants = roleCounts[.participant]
+            let participants = members.participants
             if participants > 0, Double(doneOnStep.count) >= share * Double(participants) {
                 _ = perform(.next, source: "done share reached")
             }
@@ -573,7 +606,7 @@ public final class ClassSession: @unchecked Sendable {
         presenceScheduled = true
         // At most ~4 presence messages a second, however many phones come and go; fewer in a
         // big class (one every 2 s at 16,000+ members), where each one is a send per phone.
-        queue.asyncAfter(deadline: .now() + .milliseconds(Self.presenceIntervalMs(members: members.count))) { [self] in
+        queue.asyncAfter(deadline: .now() + .milliseconds(Self.presenceIntervalMs(members: members.byID.count))) { [self] in
             presenceScheduled = false
             guard !detached else { return }
             let plain = presenceJSON(withNames: false)
@@ -598,8 +631,8 @@ public final class ClassSession: @unchecked Sendable {
         min(2_000, 250 * max(1, (members + 1_999) / 2_000))
     }
 
-    /// Counts come from `roleCounts` (a welcome must not visit every member: with thousands
-    /// joining, that made joining quadratic); only the names visit them.
+    /// Counts from `members` (no walk over every member: every phone's welcome has them);
+    /// only the names visit the members.
     private func presenceJSON(withNames: Bool) -> String {
         var names: [String] = [], doneNames: [String] = []
         if withNames {
@@ -610,23 +643,9 @@ public final class ClassSession: @unchecked Sendable {
                 }
             }
         }
-        return ServerMessage.presence(participants: roleCounts[.participant], instructors: roleCounts[.instructor],
+        return ServerMessage.presence(participants: members.participants, instructors: members.instructors,
                                       done: doneOnStep.count, step: engine.snapshot.stepIndex,
                                       names: withNames ? names.sorted() : nil, doneNames: withNames ? doneNames.sorted() : nil)
-    }
-
-    /// Every change of `members` goes through these two, which keep `roleCounts`.
-    private func setMember(_ id: UInt64, _ member: Member?) {
-        if let old = members[id] { roleCounts[old.role] -= 1 }
-        if let member { roleCounts[member.role] += 1 }
-        members[id] = member
-    }
-
-    private func setRole(_ id: UInt64, _ role: Role) {
-        guard let old = members[id]?.role else { return }
-        roleCounts[old] -= 1
-        roleCounts[role] += 1
-        members[id]?.role = role
     }
 
     // MARK: The view for HTTP (any thread, never waits for the class queue)
@@ -634,8 +653,8 @@ public final class ClassSession: @unchecked Sendable {
     /// On the class queue: makes the current state visible to `publicView`.
     private func publishView() {
         var v = PublicView(snapshot: engine.snapshot)
-        v.instructors = roleCounts[.instructor]
-        v.participants = roleCounts[.participant]
+        v.instructors = members.instructors
+        v.participants = members.participants
         v.done = doneOnStep.count
         v.tokenRefusals = tokenGuesses.refusals
         v.stopSignals = stopSignals
@@ -745,14 +764,3 @@ func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     return diff == 0
 }
 
-/// How many members have each role.
-struct RoleCounts {
-    private var counts: [Int] = [0, 0, 0]
-    private static func slot(_ r: Role) -> Int {
-        switch r { case .participant: 0; case .instructor: 1; case .watcher: 2 }
-    }
-    subscript(_ r: Role) -> Int {
-        get { counts[Self.slot(r)] }
-        set { counts[Self.slot(r)] = newValue }
-    }
-}

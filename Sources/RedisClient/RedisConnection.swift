@@ -40,6 +40,14 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     private let submissions = Locked<(items: [Command], scheduled: Bool, closed: Bool)>(([], false, false))
+    /// Commands written and not yet answered, plus those waiting for a connection, as of the
+    /// loop's last turn: how deep the pipeline is (a caller's reply waits behind all of them).
+    private let depth = Locked(0)
+
+    /// Commands sent and not yet answered (submitted, waiting or in flight). Any thread.
+    public var pendingCommands: Int {
+        depth.withLock { $0 } + submissions.withLock { $0.items.count }
+    }
 
     private var link: RESPLink?
     private var linkWasReady = false
@@ -223,7 +231,9 @@ public final class RedisConnection: @unchecked Sendable {
 
     /// Ticks while commands are pending, every tenth of the command timeout (5...100 ms).
     private func updateTicker() {
-        let busy = !waiting.isEmpty || !inFlight.isEmpty
+        let pending = waiting.count + inFlight.count
+        depth.withLock { $0 = pending }
+        let busy = pending > 0
         if busy, ticker == nil, !closed {
             let ms = min(100, max(5, configuration.commandTimeoutMs / 10))
             let t = DispatchSource.makeTimerSource(queue: loop.queue)

@@ -102,6 +102,8 @@ extension Serve {
         options.leaseTTLMs = leaseMs
         options.tickMs = max(100, leaseMs / 3)
         options.finishedGraceMs = limits.finishedGraceMs
+        // The end-to-end tests hold a class queue up with it (test_cluster.py); not a setting.
+        if let ms = ProcessInfo.processInfo.environment["CLASSCTL_TEST_JOIN_STALL_MS"].flatMap(Int.init) { options.testJoinStallMs = ms }
         let cluster: ClusterNode
         do {
             cluster = try ClusterNode(url: redisURL, options: options, server: hosting.server, classes: hosting.classes,

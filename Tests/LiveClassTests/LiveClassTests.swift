@@ -150,6 +150,41 @@ struct LiveClassTests {
         #expect(try screen.readMessage(type: "error")["code"] as? String == "not-participant")
     }
 
+    /// The counts per role are kept as members come, change role and go (a join no longer walks
+    /// every member): a newcomer's welcome and the HTTP view count right.
+    @Test func countsPerRoleFollowJoinsRoleChangesAndLeaves() throws {
+        let f = try LiveFixture()
+        defer { f.stop() }
+        let teacher = try f.instructor()
+        let (a, _) = try f.connect()
+        var b: TestClient? = try f.connect().0
+        let (screen, _) = try f.connect()
+        try screen.sendJSON(["type": "hello", "role": "watcher"])
+        let (wrongConsole, _) = try f.connect()
+        try wrongConsole.sendJSON(["type": "hello", "role": "instructor", "token": "not-the-token-at-all"])
+        _ = try wrongConsole.readMessage(type: "error")
+        _ = b
+        b = nil   // closes its socket: it leaves
+        var presence: [String: Any] = [:]
+        for _ in 0..<100 {
+            let (newcomer, welcome) = try f.connect()
+            presence = try #require(welcome["presence"] as? [String: Any])
+            _ = newcomer
+            if presence["participants"] as? Int == 2 { break }   // a and the newcomer
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(presence["participants"] as? Int == 2)
+        #expect(presence["instructors"] as? Int == 1)
+        var view = f.sessions[0].publicView
+        for _ in 0..<100 where view.participants != 1 {   // the newcomers left again: a only
+            Thread.sleep(forTimeInterval: 0.02)
+            view = f.sessions[0].publicView
+        }
+        #expect(view.participants == 1)
+        #expect(view.instructors == 1)
+        _ = (a, teacher, screen)
+    }
+
     @Test func aPhoneThatWasAwaySeesTheLastAnnouncements() throws {
         let f = try LiveFixture()
         defer { f.stop() }

@@ -332,6 +332,38 @@ def test_a_stalled_owner_that_comes_back_steps_down(tmp_path):
         assert c.nodes[0].alive
 
 
+def test_an_owner_whose_class_queue_is_held_up_keeps_its_lease(tmp_path, monkeypatch):
+    """15,000 phones joining at once kept the owner's class queue busy for seconds; its control
+    loop waited for that queue (the members' ids, every third tick), so its lease and heartbeat
+    lapsed: another node took the class over and dropped the owner's phones as dead. Here each
+    join holds the owner's class queue 1.5 s (a test-only setting), 9 s for six phones: the
+    owner must keep the class, and nobody may think it dead."""
+    monkeypatch.setenv("CLASSCTL_TEST_JOIN_STALL_MS", "1500")
+    with Cluster(tmp_path, nodes=2) as c:
+        opened = c.open_class(node=0, plan=PLAN)
+        code = opened["code"]
+        owner, other = c.nodes
+
+        async def run():
+            phones = [Phone(c.nodes[i % 2].url, code) for i in range(6)]
+            joining = asyncio.gather(*(p.connect(timeout=30) for p in phones))
+            started = time.time()
+            while time.time() - started < 10:
+                assert c.owner(code) is owner, f"the class went to another node after {time.time() - started:.1f} s"
+                assert c.redis.cli("EXISTS", f"classctl:node:{owner.number}") == "1", "the owner's heartbeat lapsed"
+                await asyncio.sleep(0.2)
+            welcomes = await joining
+            assert all(w["type"] == "welcome" for w in welcomes)
+            # The class queue was held up indeed: the last welcome came seconds late.
+            assert max(w["_at"] for w in welcomes) - started > 5
+            for p in phones:
+                await p.close()
+        asyncio.run(run())
+        assert f"class {code}: this node runs it now" not in other.output()
+        assert "stopped beating" not in other.output()
+        assert owner.runs(code)
+
+
 def test_through_nginx_phones_of_a_dead_node_come_back_on_another(tmp_path):
     with Cluster(tmp_path, nodes=3, extra=("--trusted-proxy", "127.0.0.1")) as c:
         lb = Nginx(tmp_path / "nginx", c.node_urls())
