@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "WebSocketCodecTests", dependencies: ["WebSocketCodec"]),
         .testTarget(name: "NetServerTests", dependencies: ["NetServer", "HTTPCodec", "WebSocketCodec", "TestSupport"]),
         .testTarget(name: "ClassPlanTests", dependencies: ["ClassPlan"], exclude: ["fixtures"]),
-        .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", "TestSupport"]),
         .testTarget(name: "ClassEngineTests", dependencies: ["ClassEngine", "ClassPlan"]),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode"]),
         .testTarget(name: "classbenchTests", dependencies: ["classbench", "WebSocketCodec", "CZlib", "NetServer", "TLS"]),

@@ -1,6 +1,7 @@
 // A set of WebSocket connections that receive the same messages: ws-echo's relay, or
 // every phone of one class. A message is framed once, compressed once, and handed to
-// each member's queue by its own loop (one hop per loop, not per connection).
+// each member's queue by its own loop (one hop per loop, not per connection): LoopFanout
+// walks the members, FanoutRing keeps who still needs what.
 import Dispatch
 import WebSocketCodec
 import Synchronization
@@ -19,15 +20,25 @@ public final class BroadcastFrames: Sendable {
     func compressed(windowBits: Int) -> ByteBuffer? { compressedByWindow[windowBits] }
 }
 
-/// The members of one group on one loop. Owned by that loop's queue: a separate object per
-/// loop, so loops never write to shared storage (one `[[Connection]]` would be one value
-/// mutated from several threads).
+/// The messages a loop's fan-out keeps per group until every member there has them.
+struct QueuedBroadcast {
+    let frames: BroadcastFrames
+    let kind: OutboundKind
+    /// When `broadcast` was called (for the fan-out time in the loop's stats).
+    let enqueuedAt: UInt64
+}
+
+/// One group's members on one loop. Owned by that loop's queue: a separate object per loop,
+/// so loops never write to shared storage.
 final class LoopMembers: @unchecked Sendable {
-    var list: [Connection] = []
+    var ring = FanoutRing<Connection, QueuedBroadcast>()
+    /// In the loop's list of groups with messages owed.
+    var isActive = false
 }
 
 /// `perLoop[i]` is touched only on `loops[i].queue`; `shared` is guarded by its lock and
-/// `total` is atomic.
+/// `total` is atomic. Joins, leaves and messages reach each loop in the order they were
+/// called (one queue of operations per loop), so a member added before a broadcast gets it.
 public final class BroadcastGroup: Sendable {
     private let loops: [EventLoop]
     private let perLoop: [LoopMembers]
@@ -37,6 +48,8 @@ public final class BroadcastGroup: Sendable {
     /// Window sizes of the deflate members, so we compress only for sizes in use, and a
     /// compressor for the callers of broadcast (any thread).
     private let shared: Locked<(windows: [Int: Int], compressor: SharedDeflateCompressor)>
+    /// Orders concurrent broadcasts (ws-echo publishers on several loops) the same way on every loop.
+    private let sendOrder = Locked(())
 
     init(loops: [EventLoop], compressionThreshold: Int) {
         self.loops = loops
@@ -45,34 +58,33 @@ public final class BroadcastGroup: Sendable {
         self.shared = Locked(([:], SharedDeflateCompressor()))
     }
 
-    /// On loop `loop`'s queue only.
-    func members(on loop: Int) -> [Connection] { perLoop[loop].list }
+    /// This group's state on loop `index`; only that loop touches its contents.
+    func members(on index: Int) -> LoopMembers { perLoop[index] }
 
-    /// Adds a WebSocket connection. Call from the connection's delegate (on its loop).
+    /// Adds a WebSocket connection. Any thread.
     public func add(_ c: Connection) {
-        c.loop.execute { [self] in
-            guard !c.isClosed, !c.groups.contains(where: { $0 === self }) else { return }
-            perLoop[c.loop.index].list.append(c)
-            total.add(1, ordering: .relaxed)
-            c.groups.append(self)
-            if let w = c.deflate?.serverMaxWindowBits {
-                shared.withLock { $0.windows[w, default: 0] += 1 }
-            }
-        }
+        c.loop.fanout.submit(.add(self, c))
     }
 
     public func remove(_ c: Connection) {
-        c.loop.execute { [self] in
-            c.groups.removeAll { $0 === self }
-            removeOnLoop(c)
+        c.loop.fanout.submit(.remove(self, c))
+    }
+
+    /// On the connection's loop.
+    func addOnLoop(_ c: Connection) {
+        guard !c.isClosed, !c.groups.contains(where: { $0 === self }) else { return }
+        members(on: c.loop.index).ring.add(c)
+        total.add(1, ordering: .relaxed)
+        c.groups.append(self)
+        if let w = c.deflate?.serverMaxWindowBits {
+            shared.withLock { $0.windows[w, default: 0] += 1 }
         }
     }
 
+    /// On the connection's loop.
     func removeOnLoop(_ c: Connection) {
-        let members = perLoop[c.loop.index]
-        guard let k = members.list.firstIndex(where: { $0 === c }) else { return }
-        members.list.swapAt(k, members.list.count - 1)
-        members.list.removeLast()
+        c.groups.removeAll { $0 === self }
+        guard members(on: c.loop.index).ring.remove(c) else { return }
         total.subtract(1, ordering: .relaxed)
         if let w = c.deflate?.serverMaxWindowBits {
             shared.withLock { state in
@@ -104,8 +116,9 @@ public final class BroadcastGroup: Sendable {
     }
 
     public func broadcast(_ frames: BroadcastFrames, kind: OutboundKind = .ordinary) {
-        for loop in loops {
-            loop.enqueueBroadcast(.init(group: self, frames: frames, kind: kind))
+        let message = QueuedBroadcast(frames: frames, kind: kind, enqueuedAt: DispatchTime.now().uptimeNanoseconds)
+        sendOrder.withLock { _ in
+            for loop in loops { loop.fanout.submit(.broadcast(self, message)) }
         }
     }
 

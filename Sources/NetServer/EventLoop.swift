@@ -34,7 +34,7 @@ public struct LoopStats: Sendable {
 }
 
 /// Owned by `queue`: every mutable property below is touched only on it, except
-/// `published` and `pendingBroadcasts`, which are guarded by their locks.
+/// `published`, which is guarded by its lock (and `fanout`'s own lock inside it).
 public final class EventLoop: @unchecked Sendable {
     public let index: Int
     public let queue: DispatchQueue
@@ -56,13 +56,8 @@ public final class EventLoop: @unchecked Sendable {
     private let published = Locked(LoopStats())
     private var timer: DispatchSourceTimer?
 
-    struct PendingBroadcast {
-        let group: BroadcastGroup
-        let frames: BroadcastFrames
-        let kind: OutboundKind
-        var enqueuedAt: UInt64 = DispatchTime.now().uptimeNanoseconds
-    }
-    private let pendingBroadcasts = Locked<(items: [PendingBroadcast], scheduled: Bool)>(([], false))
+    /// The broadcast path (LoopFanout.swift). Set once at the end of init, before the loop is shared.
+    private(set) var fanout: LoopFanout!
 
     init(index: Int, readBufferSize: Int = 64 * 1024) {
         self.index = index
@@ -70,6 +65,7 @@ public final class EventLoop: @unchecked Sendable {
         queue.setSpecific(key: EventLoop.key, value: index)
         poller = Poller(queue: queue, name: "classctl.poll.\(index)")
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readBufferSize, alignment: 16)
+        fanout = LoopFanout(loop: self)
     }
 
     deinit { readBuffer.deallocate() }
@@ -115,51 +111,5 @@ public final class EventLoop: @unchecked Sendable {
         }
         c.loopSlot = nil
         stats.closed += 1
-    }
-
-    // MARK: Broadcast (the fan-out path)
-
-    /// Queues a broadcast for this loop's members of `group`. Broadcasts that pile up
-    /// before the loop runs are written together: one gathered write per connection
-    /// ("corking"), so a burst costs one syscall per phone, not one per message.
-    func enqueueBroadcast(_ item: PendingBroadcast) {
-        let schedule = pendingBroadcasts.withLock { state -> Bool in
-            state.items.append(item)
-            if state.scheduled { return false }
-            state.scheduled = true
-            return true
-        }
-        if schedule { queue.async { self.drainBroadcasts() } }
-    }
-
-    private func drainBroadcasts() {
-        let items = pendingBroadcasts.withLock { state -> [PendingBroadcast] in
-            let items = state.items
-            state.items = []
-            state.scheduled = false
-            return items
-        }
-        var start = 0
-        while start < items.count {
-            // A run of broadcasts to the same group is delivered connection by connection.
-            var end = start + 1
-            while end < items.count && items[end].group === items[start].group { end += 1 }
-            let group = items[start].group
-            let members = group.members(on: index)
-            for c in members {
-                for k in start..<end {
-                    c.enqueueBroadcast(items[k].frames, kind: items[k].kind)
-                }
-                c.flushOutbound()
-            }
-            start = end
-        }
-        let now = DispatchTime.now().uptimeNanoseconds
-        for item in items {
-            let us = Int((now &- item.enqueuedAt) / 1000)
-            stats.broadcastRuns += 1
-            stats.broadcastMicrosTotal += us
-            stats.broadcastMicrosMax = max(stats.broadcastMicrosMax, us)
-        }
     }
 }

@@ -253,6 +253,51 @@ struct WebSocketServerTests {
         for c in clients { #expect(try c.readText() == "step 2: backward jog") }
     }
 
+    /// Joins and messages reach a loop in the order they were made: a member added just before a
+    /// broadcast gets it even while the loops are busy fanning out a backlog to everyone else.
+    @Test func aMemberAddedBeforeABroadcastGetsIt() throws {
+        final class Opened: WebSocketDelegate, Sendable {
+            let list = Locked<[Connection]>([])
+            func webSocketDidOpen(_ c: Connection) { list.withLock { $0.append(c) } }
+            func webSocket(_ c: Connection, didReceiveText text: [UInt8]) {}
+        }
+        let opened = Opened()
+        var config = ServerConfiguration()
+        config.port = 0
+        config.loopCount = 2
+        config.webSocketRoute = { req, _ in opened }
+        let server = Server(configuration: config)
+        let group = server.makeBroadcastGroup()
+        try server.start()
+        defer { server.shutdown() }
+        var clients: [TestClient] = []
+        for _ in 0..<300 {
+            let c = try TestClient(port: server.port)
+            #expect(try c.upgrade().status == 101)
+            clients.append(c)
+        }
+        for _ in 0..<300 where opened.list.withLock({ $0.count }) < 300 { usleep(10_000) }
+        let members = opened.list.withLock { $0 }
+        for c in members { group.add(c) }
+        for _ in 0..<300 where group.count() < 300 { usleep(10_000) }
+        for round in 0..<20 {
+            let late = try TestClient(port: server.port)
+            #expect(try late.upgrade().status == 101)
+            for _ in 0..<300 where opened.list.withLock({ $0.count }) < 301 + round { usleep(10_000) }
+            let connection = opened.list.withLock { $0.last! }
+            for i in 0..<20 { group.broadcast(text: Array("backlog \(round).\(i)".utf8)) }
+            group.add(connection)
+            group.broadcast(text: Array("after join \(round)".utf8))
+            #expect(try late.readText() == "after join \(round)", "round \(round)")
+            // Everyone else reads the round, so no queue grows across rounds.
+            for c in clients {
+                var t = ""
+                while t != "after join \(round)" { t = try c.readText() }
+            }
+            clients.append(late)
+        }
+    }
+
     @Test func slowReaderIsDroppedWithoutDelayingOthers() throws {
         let (server, box) = try makeServer(relay: true) { $0.maxOutboundBytes = 256 << 10 }
         defer { server.shutdown() }

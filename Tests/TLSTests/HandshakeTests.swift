@@ -4,6 +4,7 @@ import COpenSSL
 import Foundation
 import Testing
 @testable import TLS
+import TestSupport
 
 @Suite struct HandshakeTests {
     @Test(arguments: [KeyAlgorithm.ecdsaP256, .rsa(bits: 2048)], [TLS1_3_VERSION, TLS1_2_VERSION])

@@ -2,6 +2,7 @@
 // session), a pump that runs handshakes, generated PKIs and temporary directories.
 import COpenSSL
 import Foundation
+import TestSupport
 @testable import TLS
 
 /// A TLS client built directly on OpenSSL, pumped by the test like our server session.
@@ -188,17 +189,5 @@ final class TemporaryDirectory {
         let file = path + "/" + name
         try contents.write(toFile: file, atomically: false, encoding: .utf8)
         return file
-    }
-}
-
-/// A deterministic generator so failing garbage inputs can be reproduced.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
