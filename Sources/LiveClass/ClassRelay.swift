@@ -61,13 +61,7 @@ public final class ClassRelay: ClassHost, @unchecked Sendable {
     public var publicView: PublicView { view.withLock { $0 } }
 
     public func snapshotJSON() -> String {
-        let v = publicView
-        var o = JSONObject()
-        o.add("class", raw: classJSON)
-        o.add("state", raw: ServerMessage.state(v.snapshot, serverTime: wallClockMillis(), effectiveAt: nil))
-        o.add("presence", raw: ServerMessage.presence(participants: v.participants, instructors: v.instructors,
-                                                      done: v.done, step: v.snapshot.stepIndex, names: nil))
-        return o.done
+        ServerMessage.snapshot(classJSON: classJSON, view: publicView, serverTime: wallClockMillis())
     }
 
     private func memberID(_ c: Connection) -> UInt64 { MemberID.make(node: node, connection: c.id) }

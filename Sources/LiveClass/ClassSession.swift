@@ -666,13 +666,7 @@ public final class ClassSession: @unchecked Sendable {
 
     /// The current state and plan summary as JSON (GET /api/classes/CODE).
     public func snapshotJSON() -> String {
-        let v = publicView
-        var o = JSONObject()
-        o.add("class", raw: classJSON)
-        o.add("state", raw: ServerMessage.state(v.snapshot, serverTime: wallClockMillis(), effectiveAt: nil))
-        o.add("presence", raw: ServerMessage.presence(participants: v.participants, instructors: v.instructors,
-                                                      done: v.done, step: v.snapshot.stepIndex, names: nil))
-        return o.done
+        ServerMessage.snapshot(classJSON: classJSON, view: publicView, serverTime: wallClockMillis())
     }
 
     public func summary() -> (status: String, participants: Int) {

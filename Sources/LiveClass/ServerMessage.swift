@@ -86,6 +86,17 @@ enum ServerMessage {
     }
 
     /// Who is here. Names only for instructors.
+    /// The HTTP view of a class (`GET /api/classes/CODE`): plan, state and presence, for a
+    /// session and for a cluster node's relay alike.
+    static func snapshot(classJSON: String, view v: PublicView, serverTime: Int64) -> String {
+        var o = JSONObject()
+        o.add("class", raw: classJSON)
+        o.add("state", raw: state(v.snapshot, serverTime: serverTime, effectiveAt: nil))
+        o.add("presence", raw: presence(participants: v.participants, instructors: v.instructors,
+                                        done: v.done, step: v.snapshot.stepIndex, names: nil))
+        return o.done
+    }
+
     static func presence(participants: Int, instructors: Int, done: Int, step: Int?, names: [String]?,
                          doneNames: [String]? = nil) -> String {
         var o = JSONObject()

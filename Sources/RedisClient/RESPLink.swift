@@ -277,3 +277,19 @@ final class RESPLink: DescriptorHandler, @unchecked Sendable {
 
     private func fail(_ error: RedisError) { close(error, notify: true) }
 }
+
+/// Callbacks gathered during one turn on a client's loop, then run together and in order on the
+/// caller's queue: never on the loop, never while the client's state is being changed.
+struct CallbackOutbox {
+    private var pending: [@Sendable () -> Void] = []
+
+    mutating func append(_ callback: @escaping @Sendable () -> Void) { pending.append(callback) }
+
+    mutating func flush(on queue: DispatchQueue) {
+        guard !pending.isEmpty else { return }
+        let batch = pending
+        pending = []
+        queue.async { for f in batch { f() } }
+    }
+}
+

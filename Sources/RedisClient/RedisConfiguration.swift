@@ -163,3 +163,27 @@ struct Backoff {
         return d + Int.random(in: 0...max(0, d / 4))
     }
 }
+
+/// How a client's link to Redis is doing: whether the current link got ready (a loss is then a
+/// disconnect, else a failed connect), the delay before the next attempt, why the last one failed.
+struct LinkHealth {
+    var wasReady = false
+    var backoff: Backoff
+    var lastFailure = "still connecting"
+
+    init(backoff: Backoff) { self.backoff = backoff }
+
+    mutating func ready() {
+        wasReady = true
+        backoff.reset()
+        lastFailure = "still connecting"
+    }
+
+    /// The link is gone; returns whether it had been ready.
+    mutating func lost(_ error: RedisError) -> Bool {
+        lastFailure = error.attemptFailure
+        defer { wasReady = false }
+        return wasReady
+    }
+}
+

@@ -50,18 +50,17 @@ public final class RedisConnection: @unchecked Sendable {
     }
 
     private var link: RESPLink?
-    private var linkWasReady = false
     private var waiting = FIFO<Command>()
     private var inFlight = FIFO<Command>()
     private var started = false
     private var closed = false
-    private var backoff: Backoff
+    /// Whether the current link got ready, the delay before the next attempt, why the last one failed.
+    private var health: LinkHealth
     private var reconnectItem: DispatchWorkItem?
     private var ticker: DispatchSourceTimer?
     /// Why there is no connection, for commands that give up waiting for one.
-    private var lastFailure = "still connecting"
     /// Completions and events of this turn on the loop, handed to `callbackQueue` together.
-    private var outbox: [@Sendable () -> Void] = []
+    private var outbox = CallbackOutbox()
 
     /// Call `start()` to connect. `onEvent` hears of connects, drops and failed attempts.
     public init(configuration: RedisConfiguration, loop: EventLoop, callbackQueue: DispatchQueue,
@@ -70,7 +69,7 @@ public final class RedisConnection: @unchecked Sendable {
         self.loop = loop
         self.callbackQueue = callbackQueue
         self.onEvent = onEvent
-        backoff = Backoff(initialMs: configuration.reconnectInitialDelayMs, maxMs: configuration.reconnectMaxDelayMs)
+        health = LinkHealth(backoff: Backoff(initialMs: configuration.reconnectInitialDelayMs, maxMs: configuration.reconnectMaxDelayMs))
     }
 
     /// Connects (and keeps reconnecting until `close()`). Commands sent before wait for it.
@@ -186,7 +185,7 @@ public final class RedisConnection: @unchecked Sendable {
                          limits: configuration.limits, select: true)
         l.delegate = self
         link = l
-        linkWasReady = false
+        health.wasReady = false
         l.start()   // may call back at once (a refused connect, or no login to wait for)
     }
 
@@ -194,7 +193,7 @@ public final class RedisConnection: @unchecked Sendable {
         guard !closed, reconnectItem == nil else { return }
         let item = DispatchWorkItem { [weak self] in self?.connectNow() }
         reconnectItem = item
-        loop.queue.asyncAfter(deadline: .now() + .milliseconds(backoff.next()), execute: item)
+        loop.queue.asyncAfter(deadline: .now() + .milliseconds(health.backoff.next()), execute: item)
     }
 
     /// The link is gone: what was written fails with `error`, what waits stays for the next one.
@@ -205,9 +204,7 @@ public final class RedisConnection: @unchecked Sendable {
             // A wrong password stays wrong: say so now rather than at each command's deadline.
             for c in waiting.removeAll() { finish(c, .failure(error)) }
         }
-        lastFailure = error.attemptFailure
-        emit(linkWasReady ? .disconnected(error) : .connectFailed(error))
-        linkWasReady = false
+        emit(health.lost(error) ? .disconnected(error) : .connectFailed(error))
         scheduleReconnect()
         updateTicker()
         flushOutbox()
@@ -251,7 +248,7 @@ public final class RedisConnection: @unchecked Sendable {
         guard !closed else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         for c in waiting.remove(where: { $0.deadline <= now }) {
-            finish(c, .failure(.notConnected(lastFailure)))
+            finish(c, .failure(.notConnected(health.lastFailure)))
         }
         if inFlight.contains(where: { $0.deadline <= now }) {
             // Replies come in order: the ones behind a stuck command cannot arrive before it.
@@ -264,8 +261,8 @@ public final class RedisConnection: @unchecked Sendable {
             link?.close()
             link = nil
             emit(.disconnected(.timedOut(ms: late?.timeoutMs ?? configuration.commandTimeoutMs)))
-            linkWasReady = false
-            lastFailure = "the last connection was reset after a command timed out"
+            health.wasReady = false
+            health.lastFailure = "the last connection was reset after a command timed out"
             scheduleReconnect()
         }
         updateTicker()
@@ -284,20 +281,13 @@ public final class RedisConnection: @unchecked Sendable {
         outbox.append { onEvent(event) }
     }
 
-    private func flushOutbox() {
-        guard !outbox.isEmpty else { return }
-        let batch = outbox
-        outbox = []
-        callbackQueue.async { for f in batch { f() } }
-    }
+    private func flushOutbox() { outbox.flush(on: callbackQueue) }
 }
 
 extension RedisConnection: RESPLinkDelegate {
     func linkReady(_ l: RESPLink) {
         guard l === link else { return }
-        linkWasReady = true
-        backoff.reset()
-        lastFailure = "still connecting"
+        health.ready()
         emit(.connected)
         if !waiting.isEmpty {
             var bytes: [UInt8] = []

@@ -56,7 +56,6 @@ public final class RedisSubscriber: @unchecked Sendable {
     private var channels = Set<String>()
     private var patterns = Set<String>()
     private var link: RESPLink?
-    private var linkWasReady = false
     /// Resubscribed after the link came up: messages can be trusted from here on.
     private var live = false
     private var everLive = false
@@ -67,11 +66,11 @@ public final class RedisSubscriber: @unchecked Sendable {
     private var nextPingAt: UInt64 = 0
     private var started = false
     private var closed = false
-    private var backoff: Backoff
+    /// Whether the current link got ready, the delay before the next attempt, why the last one failed.
+    private var health: LinkHealth
     private var reconnectItem: DispatchWorkItem?
     private var ticker: DispatchSourceTimer?
-    private var lastFailure = "still connecting"
-    private var outbox: [@Sendable () -> Void] = []
+    private var outbox = CallbackOutbox()
 
     public init(configuration: RedisConfiguration, loop: EventLoop, callbackQueue: DispatchQueue,
                 handler: @escaping @Sendable (RedisSubscriberEvent) -> Void) {
@@ -79,7 +78,7 @@ public final class RedisSubscriber: @unchecked Sendable {
         self.loop = loop
         self.callbackQueue = callbackQueue
         self.handler = handler
-        backoff = Backoff(initialMs: configuration.reconnectInitialDelayMs, maxMs: configuration.reconnectMaxDelayMs)
+        health = LinkHealth(backoff: Backoff(initialMs: configuration.reconnectInitialDelayMs, maxMs: configuration.reconnectMaxDelayMs))
     }
 
     public func start() {
@@ -206,7 +205,7 @@ public final class RedisSubscriber: @unchecked Sendable {
                          limits: configuration.limits, select: false)
         l.delegate = self
         link = l
-        linkWasReady = false
+        health.wasReady = false
         live = false
         l.start()
     }
@@ -215,7 +214,7 @@ public final class RedisSubscriber: @unchecked Sendable {
         guard !closed, reconnectItem == nil else { return }
         let item = DispatchWorkItem { [weak self] in self?.connectNow() }
         reconnectItem = item
-        loop.queue.asyncAfter(deadline: .now() + .milliseconds(backoff.next()), execute: item)
+        loop.queue.asyncAfter(deadline: .now() + .milliseconds(health.backoff.next()), execute: item)
     }
 
     /// Resubscribes everything on a fresh link; `.ready` follows the confirmations.
@@ -270,9 +269,7 @@ public final class RedisSubscriber: @unchecked Sendable {
             for d in deferred { complete(d.completion, .failure(error)) }
             deferred = []
         }
-        lastFailure = error.attemptFailure
-        emit(linkWasReady ? .disconnected(error) : .connectFailed(error))
-        linkWasReady = false
+        emit(health.lost(error) ? .disconnected(error) : .connectFailed(error))
         scheduleReconnect()
         flushOutbox()
     }
@@ -291,7 +288,7 @@ public final class RedisSubscriber: @unchecked Sendable {
             let sent = link?.isReady == true
             for d in deferred {
                 if d.deadline <= now {
-                    complete(d.completion, .failure(sent ? .timedOut(ms: d.timeoutMs) : .notConnected(lastFailure)))
+                    complete(d.completion, .failure(sent ? .timedOut(ms: d.timeoutMs) : .notConnected(health.lastFailure)))
                 } else {
                     kept.append(d)
                 }
@@ -373,20 +370,13 @@ public final class RedisSubscriber: @unchecked Sendable {
         outbox.append { handler(event) }
     }
 
-    private func flushOutbox() {
-        guard !outbox.isEmpty else { return }
-        let batch = outbox
-        outbox = []
-        callbackQueue.async { for f in batch { f() } }
-    }
+    private func flushOutbox() { outbox.flush(on: callbackQueue) }
 }
 
 extension RedisSubscriber: RESPLinkDelegate {
     func linkReady(_ l: RESPLink) {
         guard l === link else { return }
-        linkWasReady = true
-        backoff.reset()
-        lastFailure = "still connecting"
+        health.ready()
         resubscribe(on: l)
         flushOutbox()
     }

@@ -78,13 +78,9 @@ struct Serve: ParsableCommand {
         }
 
         let (links, redirect) = hosting.listen()
-        var out = "classctl serve — studio server (up to \(limits.maxClasses) classes, \(limits.maxPhones) phones)\n\n"
-        out += "  listening:   \(Banner.listening(host: settings.host, port: hosting.server.port, secure: hosting.tls != nil))\n"
-        out += "  links:       \(links.preferred)/c/CODE\n"
-        out += "  open one:    CLASSCTL_STUDIO_KEY=… classctl start PLAN --server \(links.preferred)\n"
-        out += "  recordings:  \(hosting.recordURL.path)\n"
-        for s in resumed { out += "  resumed:     class \(s.code) (\(s.plan.title))\n" }
-        FileHandle.standardOutput.write(Data((out + "\n").utf8))
+        var lines = ["  recordings:  \(hosting.recordURL.path)"]
+        for s in resumed { lines.append("  resumed:     class \(s.code) (\(s.plan.title))") }
+        printBanner(what: "studio server", hosting: hosting, settings: settings, limits: limits, links: links, extra: lines)
 
         let classes = hosting.classes
         hosting.handleSignals(links: links, redirect: redirect, graceSeconds: Start.secondSignalGrace,
@@ -117,17 +113,26 @@ extension Serve {
         do { try cluster.start() } catch { fail("\(error)", code: 1) }
 
         let (links, redirect) = hosting.listen()
-        var out = "classctl serve — studio server, cluster node \(cluster.node) (up to \(limits.maxClasses) classes, \(limits.maxPhones) phones)\n\n"
-        out += "  listening:   \(Banner.listening(host: settings.host, port: hosting.server.port, secure: hosting.tls != nil))\n"
-        out += "  links:       \(links.preferred)/c/CODE\n"
-        out += "  open one:    CLASSCTL_STUDIO_KEY=… classctl start PLAN --server \(links.preferred)\n"
-        out += "  redis:       \(cluster.configuration.url) (node \(cluster.node); classes and recordings live there)\n"
-        for h in hosting.classes.hosts.sorted(by: { $0.code < $1.code }) { out += "  class:       \(h.code) (\(h.title))\n" }
-        FileHandle.standardOutput.write(Data((out + "\n").utf8))
+        var lines = ["  redis:       \(cluster.configuration.url) (node \(cluster.node); classes and recordings live there)"]
+        for h in hosting.classes.hosts.sorted(by: { $0.code < $1.code }) { lines.append("  class:       \(h.code) (\(h.title))") }
+        printBanner(what: "studio server, cluster node \(cluster.node)", hosting: hosting, settings: settings, limits: limits,
+                    links: links, extra: lines)
 
         // Stopping a node never ends a class: its classes go to other nodes at once.
         hosting.handleSignals(links: links, redirect: redirect, graceSeconds: 0,
             suspend: { _ in cluster.shutdown() },
             end: { cluster.shutdown() })
+    }
+}
+
+extension Serve {
+    /// What the terminal shows once the node listens: where, the class links, how to open one.
+    func printBanner(what: String, hosting: Hosting, settings: Settings, limits: StudioLimits, links: JoinLinks, extra: [String]) {
+        var out = "classctl serve — \(what) (up to \(limits.maxClasses) classes, \(limits.maxPhones) phones)\n\n"
+        out += "  listening:   \(Banner.listening(host: settings.host, port: hosting.server.port, secure: hosting.tls != nil))\n"
+        out += "  links:       \(links.preferred)/c/CODE\n"
+        out += "  open one:    CLASSCTL_STUDIO_KEY=… classctl start PLAN --server \(links.preferred)\n"
+        for line in extra { out += line + "\n" }
+        FileHandle.standardOutput.write(Data((out + "\n").utf8))
     }
 }
