@@ -291,18 +291,54 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// The fan-out path (`EventLoop.drainBroadcasts`): queues a broadcast's frame; the loop
-    /// flushes after the run.
-    func enqueueBroadcast(_ frames: BroadcastFrames, kind: OutboundKind) {
-        guard case .webSocket = phase else { return }
-        let buffer: ByteBuffer
-        if let d = deflate, let c = frames.compressed(windowBits: d.serverMaxWindowBits) {
-            buffer = c
-        } else {
-            buffer = frames.plain
+    /// The fan-out path (LoopFanout): the broadcasts this member has not had, oldest first.
+    /// When nothing else waits for the socket (the usual case) they go out in one gathered
+    /// write straight from the shared frames, without a queue entry; what the socket does not
+    /// take, and everything on a TLS or busy connection, goes through the outbound queue.
+    func deliver(_ messages: ArraySlice<QueuedBroadcast>) {
+        guard case .webSocket = phase, !messages.isEmpty else { return }
+        loop.stats.messagesOut += messages.count
+        guard tls == nil, outbound.isEmpty, messages.count <= 16 else {
+            for m in messages { enqueue(frame(of: m.frames), kind: m.kind) }
+            flushOutbound()
+            return
         }
-        loop.stats.messagesOut += 1
-        enqueue(buffer, kind: kind)
+        // Only the newest state of a burst is worth sending (as the queue would replace them).
+        let newestState = messages.lastIndex { $0.kind == .supersedable }
+        let (written, error): (Int, Int32) = withUnsafeTemporaryAllocation(of: iovec.self, capacity: messages.count) { iov in
+            var n = 0
+            for k in messages.indices where messages[k].kind != .supersedable || k == newestState {
+                let b = frame(of: messages[k].frames)
+                iov[n] = iovec(iov_base: b.base, iov_len: b.count)
+                n += 1
+            }
+            loop.stats.supersededMessages += messages.count - n
+            var msg = msghdr()
+            msg.msg_iov = iov.baseAddress
+            msg.msg_iovlen = n
+            var r: Int
+            repeat { r = sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } while r < 0 && errno == EINTR
+            return (r, r < 0 ? errno : 0)
+        }
+        if written < 0 && error != EAGAIN && error != EWOULDBLOCK {
+            teardown(reason: "write error")
+            return
+        }
+        var skip = max(written, 0)
+        loop.stats.bytesOut += skip
+        for k in messages.indices where messages[k].kind != .supersedable || k == newestState {
+            let b = frame(of: messages[k].frames)
+            if skip >= b.count { skip -= b.count; continue }
+            outbound.append(b, kind: messages[k].kind, offset: skip)
+            skip = 0
+        }
+        if !outbound.isEmpty { flushOutbound() }
+    }
+
+    /// The frame this connection takes: compressed if it negotiated permessage-deflate.
+    private func frame(of frames: BroadcastFrames) -> ByteBuffer {
+        if let d = deflate, let c = frames.compressed(windowBits: d.serverMaxWindowBits) { return c }
+        return frames.plain
     }
 
     // MARK: Writing

@@ -60,10 +60,7 @@ final class LoopFanout: @unchecked Sendable {
         }
         // Writing may tear a connection down, which removes it from its rings: done after
         // the rings are left alone.
-        for (c, messages) in batch {
-            for m in messages { c.enqueueBroadcast(m.frames, kind: m.kind) }
-            c.flushOutbound()
-        }
+        for (c, messages) in batch { c.deliver(messages) }
         batch.removeAll(keepingCapacity: batch.count <= 4 * Self.visitsPerTurn)
 
         let again = pending.withLock { state -> Bool in

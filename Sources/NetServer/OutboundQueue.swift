@@ -51,7 +51,8 @@ struct OutboundQueue {
 
     var isEmpty: Bool { head == entries.count }
 
-    mutating func append(_ buffer: ByteBuffer, kind: OutboundKind) {
+    /// `offset`: bytes of `buffer` already written (the rest of a partly sent fan-out write).
+    mutating func append(_ buffer: ByteBuffer, kind: OutboundKind, offset: Int = 0) {
         if kind == .supersedable {
             // Drop waiting supersedable entries that have not started going out (a partly
             // written one must finish, or the stream would be corrupted).
@@ -65,8 +66,8 @@ struct OutboundQueue {
                 i -= 1
             }
         }
-        entries.append(Entry(buffer: buffer, offset: 0, kind: kind))
-        byteCount += buffer.count
+        entries.append(Entry(buffer: buffer, offset: offset, kind: kind))
+        byteCount += buffer.count - offset
     }
 
     /// Writes as much as the socket takes with one sendmsg (gathering up to 64 buffers).

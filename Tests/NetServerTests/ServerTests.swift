@@ -340,6 +340,38 @@ struct WebSocketServerTests {
         #expect(server.currentStats().supersededMessages > 0)
     }
 
+    /// A burst to members with empty queues goes out in one gathered write per member (the
+    /// fan-out's write-through path): every announcement, in order; states only ever newer,
+    /// ending with the last one.
+    @Test func aBurstKeepsOrderAndEndsWithTheLastState() throws {
+        let (server, box) = try makeServer(relay: true)
+        defer { server.shutdown() }
+        var clients: [TestClient] = []
+        for _ in 0..<40 {
+            let c = try TestClient(port: server.port)
+            _ = try c.upgrade()
+            clients.append(c)
+        }
+        for _ in 0..<100 where box.group!.count() < 40 { usleep(10_000) }
+        for i in 0..<200 {
+            if i % 10 == 0 { box.group!.broadcast(text: Array("announce \(i)".utf8)) }
+            box.group!.broadcast(text: Array("state \(i)".utf8), kind: .supersedable)
+        }
+        box.group!.broadcast(text: Array("end".utf8))
+        for c in clients {
+            var announcements: [Int] = [], states: [Int] = []
+            while true {
+                let t = try c.readText()
+                if t == "end" { break }
+                let n = Int(t.split(separator: " ")[1])!
+                if t.hasPrefix("announce") { announcements.append(n) } else { states.append(n) }
+            }
+            #expect(announcements == Array(stride(from: 0, to: 200, by: 10)))
+            #expect(states == states.sorted() && Set(states).count == states.count)
+            #expect(states.last == 199)
+        }
+    }
+
     @Test func gracefulShutdownSendsGoingAway() throws {
         let (server, _) = try makeServer()
         let c = try TestClient(port: server.port)
