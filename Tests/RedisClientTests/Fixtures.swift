@@ -225,3 +225,27 @@ func testConfiguration(_ url: String, commandTimeoutMs: Int = 2_000) throws -> R
     c.reconnectMaxDelayMs = 200
     return c
 }
+
+/// Sends `commands` one after the other from this thread before any reply is read (a pipeline in
+/// a known order: `async let` children may start in any order) and returns their results in order.
+func pipeline(_ redis: RedisConnection, _ commands: [[[UInt8]]]) async -> [Result<RESPValue, RedisError>] {
+    let results = Locked<[Int: Result<RESPValue, RedisError>]>([:])
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        for (i, command) in commands.enumerated() {
+            redis.send(bytes: command) { result in
+                let count = results.withLock { $0[i] = result; return $0.count }
+                if count == commands.count { done.resume() }
+            }
+        }
+    }
+    return results.withLock { r in (0..<commands.count).map { r[$0]! } }
+}
+
+func pipeline(_ redis: RedisConnection, _ commands: [[String]]) async -> [Result<RESPValue, RedisError>] {
+    await pipeline(redis, commands.map { $0.map { Array($0.utf8) } })
+}
+
+extension Result where Failure == RedisError {
+    /// The error, or nil for a reply.
+    var failure: RedisError? { if case .failure(let e) = self { return e } else { return nil } }
+}

@@ -76,14 +76,12 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         }
         #expect(replies.all == Array(1...1000))
 
-        // SET/GET pipelined, binary values, a missing key.
+        // SET/GET pipelined (in this order, before any reply), binary values, a missing key.
         let binary: [UInt8] = [0, 13, 10, 255, 36, 42]
-        async let set = redis.send(bytes: [Array("SET".utf8), Array("bin".utf8), binary])
-        async let get = redis.send(["GET", "bin"])
-        async let missing = redis.send(["GET", "no-such-key"])
-        #expect(try await set == .simpleString("OK"))
-        #expect(try await get == .bulkString(binary))
-        #expect(try await missing == .bulkString(nil))
+        let pipelined = await pipeline(redis, [[Array("SET".utf8), Array("bin".utf8), binary],
+                                               [Array("GET".utf8), Array("bin".utf8)],
+                                               [Array("GET".utf8), Array("no-such-key".utf8)]]).map { try? $0.get() }
+        #expect(pipelined == [.simpleString("OK"), .bulkString(binary), .bulkString(nil)])
         #expect(try await redis.send(["GET", "counter"]).int == 1000)
         #expect(h.events.all == [.connected])
     }
@@ -113,12 +111,8 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         let server = try RedisServerProcess()
         let h = Harness()
         let redis = h.connection(try testConfiguration(server.url))
-        async let a = failure { try await redis.send(["SET", "s", "abc"]) }
-        async let b = failure { try await redis.send(["INCR", "s"]) }
-        async let c = failure { try await redis.send(["NOSUCHCOMMAND", "x"]) }
-        async let d = failure { try await redis.send(["LPUSH", "list", "x"]) }
-        async let e = failure { try await redis.send(["GET", "list"]) }
-        let (ra, rb, rc, rd, re) = await (a, b, c, d, e)
+        let r = await pipeline(redis, [["SET", "s", "abc"], ["INCR", "s"], ["NOSUCHCOMMAND", "x"], ["LPUSH", "list", "x"], ["GET", "list"]])
+        let (ra, rb, rc, rd, re) = (r[0].failure, r[1].failure, r[2].failure, r[3].failure, r[4].failure)
         #expect(ra == nil && rd == nil)
         #expect(rb == .server("ERR value is not an integer or out of range"))
         guard case .server(let unknown) = rc else { Issue.record("\(String(describing: rc))"); return }
@@ -126,14 +120,7 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         #expect(re == .server("WRONGTYPE Operation against a key holding the wrong kind of value"))
         #expect(try await redis.send(["GET", "s"]).string == "abc")
         // EXEC's replies are values, error replies inside them included.
-        let exec = try await {
-            async let m = redis.send(["MULTI"])
-            async let q1 = redis.send(["SET", "t", "1"])
-            async let q2 = redis.send(["INCR", "s"])
-            async let x = redis.send(["EXEC"])
-            _ = try await (m, q1, q2)
-            return try await x
-        }()
+        let exec = try await pipeline(redis, [["MULTI"], ["SET", "t", "1"], ["INCR", "s"], ["EXEC"]])[3].get()
         #expect(exec == .array([.simpleString("OK"), .error("ERR value is not an integer or out of range")]))
         #expect(h.events.all == [.connected])
     }
