@@ -305,20 +305,18 @@ public final class Connection: @unchecked Sendable {
         }
         // Only the newest state of a burst is worth sending (as the queue would replace them).
         let newestState = messages.lastIndex { $0.kind == .supersedable }
-        let (written, error): (Int, Int32) = withUnsafeTemporaryAllocation(of: iovec.self, capacity: messages.count) { iov in
+        func sent(_ k: Int) -> Bool { messages[k].kind != .supersedable || k == newestState }
+        var total = 0
+        let (written, error) = sendGathered(fd: fd, capacity: messages.count) { iov in
             var n = 0
-            for k in messages.indices where messages[k].kind != .supersedable || k == newestState {
+            for k in messages.indices where sent(k) {
                 let b = frame(of: messages[k].frames)
                 iov[n] = iovec(iov_base: b.base, iov_len: b.count)
+                total += b.count
                 n += 1
             }
             loop.stats.supersededMessages += messages.count - n
-            var msg = msghdr()
-            msg.msg_iov = iov.baseAddress
-            msg.msg_iovlen = n
-            var r: Int
-            repeat { r = sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } while r < 0 && errno == EINTR
-            return (r, r < 0 ? errno : 0)
+            return n
         }
         if written < 0 && error != EAGAIN && error != EWOULDBLOCK {
             teardown(reason: "write error")
@@ -326,13 +324,15 @@ public final class Connection: @unchecked Sendable {
         }
         var skip = max(written, 0)
         loop.stats.bytesOut += skip
-        for k in messages.indices where messages[k].kind != .supersedable || k == newestState {
+        guard skip < total else { return }   // the usual case: all of it went out
+        // The socket took part: the rest waits in the queue for writability.
+        for k in messages.indices where sent(k) {
             let b = frame(of: messages[k].frames)
             if skip >= b.count { skip -= b.count; continue }
             outbound.append(b, kind: messages[k].kind, offset: skip)
             skip = 0
         }
-        if !outbound.isEmpty { flushOutbound() }
+        flushOutbound()
     }
 
     /// The frame this connection takes: compressed if it negotiated permessage-deflate.

@@ -75,22 +75,14 @@ struct OutboundQueue {
     mutating func flush(fd: Int32) -> Bool {
         while !isEmpty {
             let n = min(entries.count - head, 64)
-            let written: Int = withUnsafeTemporaryAllocation(of: iovec.self, capacity: n) { iov in
+            let (written, error) = sendGathered(fd: fd, capacity: n) { iov in
                 for k in 0..<n {
                     let e = entries[head + k]
                     iov[k] = iovec(iov_base: e.buffer.base + e.offset, iov_len: e.buffer.count - e.offset)
                 }
-                var msg = msghdr()
-                msg.msg_iov = iov.baseAddress
-                msg.msg_iovlen = n
-                return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
+                return n
             }
-            if written < 0 {
-                let e = errno
-                if e == EAGAIN || e == EWOULDBLOCK { return true }
-                if e == EINTR { continue }
-                return false
-            }
+            if written < 0 { return error == EAGAIN || error == EWOULDBLOCK }
             consume(written)
             if written == 0 { return true }
         }
@@ -135,3 +127,17 @@ struct OutboundQueue {
         byteCount = 0
     }
 }
+
+/// One gathered write (`sendmsg`, no SIGPIPE, retried on EINTR) of the buffers `fill` puts in
+/// up to `capacity` iovecs (it returns how many). Returns the bytes written, or -1 and the errno.
+func sendGathered(fd: Int32, capacity: Int, _ fill: (UnsafeMutableBufferPointer<iovec>) -> Int) -> (written: Int, error: Int32) {
+    withUnsafeTemporaryAllocation(of: iovec.self, capacity: capacity) { iov in
+        var msg = msghdr()
+        msg.msg_iov = iov.baseAddress
+        msg.msg_iovlen = fill(iov)
+        var r: Int
+        repeat { r = sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } while r < 0 && errno == EINTR
+        return (r, r < 0 ? errno : 0)
+    }
+}
+

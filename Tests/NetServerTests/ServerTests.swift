@@ -35,6 +35,15 @@ func makeServer(relay: Bool = false, webRoot: String? = nil, _ tweak: (inout Ser
     return (server, box)
 }
 
+/// `count` clients upgraded to WebSocket on `/ws`.
+func openWebSockets(_ count: Int, port: Int) throws -> [TestClient] {
+    try (0..<count).map { _ in
+        let c = try TestClient(port: port)
+        #expect(try c.upgrade().status == 101)
+        return c
+    }
+}
+
 func makeWebRoot() throws -> String {
     let dir = NSTemporaryDirectory() + "classctl-webroot-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
@@ -240,12 +249,7 @@ struct WebSocketServerTests {
     @Test func broadcastReachesEveryMember() throws {
         let (server, box) = try makeServer(relay: true)
         defer { server.shutdown() }
-        var clients: [TestClient] = []
-        for _ in 0..<50 {
-            let c = try TestClient(port: server.port)
-            #expect(try c.upgrade().status == 101)
-            clients.append(c)
-        }
+        let clients = try openWebSockets(50, port: server.port)
         // Membership is added on the loops; wait until all joined.
         for _ in 0..<100 where box.group!.count() < 50 { usleep(10_000) }
         #expect(box.group!.count() == 50)
@@ -270,12 +274,7 @@ struct WebSocketServerTests {
         let group = server.makeBroadcastGroup()
         try server.start()
         defer { server.shutdown() }
-        var clients: [TestClient] = []
-        for _ in 0..<300 {
-            let c = try TestClient(port: server.port)
-            #expect(try c.upgrade().status == 101)
-            clients.append(c)
-        }
+        var clients = try openWebSockets(300, port: server.port)
         for _ in 0..<300 where opened.list.withLock({ $0.count }) < 300 { usleep(10_000) }
         let members = opened.list.withLock { $0 }
         for c in members { group.add(c) }
@@ -346,12 +345,7 @@ struct WebSocketServerTests {
     @Test func aBurstKeepsOrderAndEndsWithTheLastState() throws {
         let (server, box) = try makeServer(relay: true)
         defer { server.shutdown() }
-        var clients: [TestClient] = []
-        for _ in 0..<40 {
-            let c = try TestClient(port: server.port)
-            _ = try c.upgrade()
-            clients.append(c)
-        }
+        let clients = try openWebSockets(40, port: server.port)
         for _ in 0..<100 where box.group!.count() < 40 { usleep(10_000) }
         for i in 0..<200 {
             if i % 10 == 0 { box.group!.broadcast(text: Array("announce \(i)".utf8)) }
