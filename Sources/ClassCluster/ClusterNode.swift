@@ -33,6 +33,9 @@ public struct ClusterOptions: Sendable {
     /// Tests only: the class queue of a class run here is held this long after each join, as
     /// if welcoming a crowd (the control loop must keep the lease meanwhile).
     public var testJoinStallMs = 0
+    /// Tests only: `shutdown` waits this long between letting its classes go and closing its
+    /// connections, long enough for its own "release" to come back to it from Redis.
+    public var testShutdownStallMs = 0
     public init() {}
 }
 
@@ -73,6 +76,9 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     private let relays = Locked<[String: ClassRelay]>([:])
     private let owners = Locked<[String: Owner]>([:])
     private var ticks = 0
+    /// Set by `shutdown`: from then on this node takes no lease, not even back from its own
+    /// "release" (which reaches its subscriber too) or a tick that was already queued.
+    private var stopping = false
     private var lastClockCheck: Int64 = 0
     private let redisWasDown = Locked(false)
     /// For /metrics (read on a loop, so behind a lock): takeovers here, classes run here, the
@@ -182,10 +188,12 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     /// waiting for the lease to lapse) and closes the connections. Blocks.
     public func shutdown() {
         control.sync {
+            stopping = true
             ticker?.cancel()
             ticker = nil
             for code in entries.keys.sorted() { stepDown(code, release: true, why: "this node is stopping") }
         }
+        if options.testShutdownStallMs > 0 { Thread.sleep(forTimeInterval: Double(options.testShutdownStallMs) / 1000) }
         subscriber?.close()
         store.connection.close()
         controlStore.connection.close()
@@ -211,6 +219,10 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         let header = RecordingHeader(format: RecordingHeader.currentFormat, classCode: code, startedAt: wallClockMillis(),
                                      plan: plan, steps: steps, instructorTokenHash: TokenHash.make(token))
         let result: Result<Studio.Opened, Studio.OpenError> = control.sync {
+            guard !stopping else {
+                _ = controlStore.call(["SREM", ClusterKeys.classes, code])
+                return .failure(.failed("this node is stopping; open the class on another one"))
+            }
             guard case .success(let f) = controlStore.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
                                                            [String(node), String(options.leaseTTLMs)]),
                   let fence = f.int, fence > 0 else {
@@ -318,7 +330,7 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     }
 
     private func tryAcquire(_ code: String) {
-        guard entries[code] != nil else { return }
+        guard !stopping, entries[code] != nil else { return }
         guard case .success(let f) = controlStore.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease(code), ClusterKeys.fence(code)],
                                                        [String(node), String(options.leaseTTLMs)]),
               let fence = f.int, fence > 0 else { return }

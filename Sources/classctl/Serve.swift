@@ -98,8 +98,10 @@ extension Serve {
         options.leaseTTLMs = leaseMs
         options.tickMs = max(100, leaseMs / 3)
         options.finishedGraceMs = limits.finishedGraceMs
-        // The end-to-end tests hold a class queue up with it (test_cluster.py); not a setting.
-        if let ms = ProcessInfo.processInfo.environment["CLASSCTL_TEST_JOIN_STALL_MS"].flatMap(Int.init) { options.testJoinStallMs = ms }
+        // The end-to-end tests hold a class queue or a shutdown up with these (test_cluster.py); not settings.
+        let env = ProcessInfo.processInfo.environment
+        if let ms = env["CLASSCTL_TEST_JOIN_STALL_MS"].flatMap(Int.init) { options.testJoinStallMs = ms }
+        if let ms = env["CLASSCTL_TEST_SHUTDOWN_STALL_MS"].flatMap(Int.init) { options.testShutdownStallMs = ms }
         let cluster: ClusterNode
         do {
             cluster = try ClusterNode(url: redisURL, options: options, server: hosting.server, classes: hosting.classes,
