@@ -555,15 +555,18 @@ public final class ClassSession: @unchecked Sendable {
         }
         stateJSONCache = ServerMessage.state(snap, serverTime: wallClockMillis(), effectiveAt: effectiveAt)
         publishView()
-        // State supersedes state: a slow phone gets the newest, never a backlog.
-        fanout.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable, to: .everyone)
-        scheduleTimer()
-        if snap.status == .finished {
-            // Every phone gets the summary of the class as it was run.
-            fanout.broadcast(text: Array(summaryJSON().utf8), kind: .ordinary, to: .everyone)
+        let finished = snap.status == .finished
+        if finished {
+            // Closed (and the instructor's token file gone) before anyone hears of the end: a
+            // crash right after it leaves nothing behind that belongs to a class still going.
             closeRecording()
             for f in onFinished { f() }
         }
+        // State supersedes state: a slow phone gets the newest, never a backlog.
+        fanout.broadcast(text: Array(stateJSONCache.utf8), kind: .supersedable, to: .everyone)
+        scheduleTimer()
+        // Every phone gets the summary of the class as it was run.
+        if finished { fanout.broadcast(text: Array(summaryJSON().utf8), kind: .ordinary, to: .everyone) }
     }
     private var lastPublishedStep: Int?
     /// This run's events (also when unrecorded): the post-class summary is computed from them.
