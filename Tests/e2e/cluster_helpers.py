@@ -177,7 +177,11 @@ class Cluster:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            # A failure: what each node said goes with it (pytest shows it as captured stdout).
+            for i, n in enumerate(self.nodes):
+                print(f"--- node {i} (cluster node {n.number}), last lines:\n{n.output()[-3000:]}")
         self.close()
 
 

@@ -231,7 +231,7 @@ def test_redis_away_for_10_s_then_back(tmp_path):
         kinds = [json.loads(line)["kind"] for line in stream.splitlines() if line.startswith("{") and '"seq"' in line]
         # start and pause; the step that ended meanwhile could not be stored, and need not be:
         # it follows from the plan (Resume.rebuild derives it, as after a crash).
-        assert kinds == ["command", "command"], kinds
+        assert kinds == ["command", "command"], stream
         r = run_classctl("export", f"{c.redis.url}#{code}")
         assert r.returncode == 0 and 'title: "Long' in r.stdout, r.stdout + r.stderr
 
