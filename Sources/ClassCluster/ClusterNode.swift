@@ -36,6 +36,8 @@ public struct ClusterOptions: Sendable {
     /// Tests only: `shutdown` waits this long between letting its classes go and closing its
     /// connections, long enough for its own "release" to come back to it from Redis.
     public var testShutdownStallMs = 0
+    /// Tests only: each write of a class's event waits this long before it is sent.
+    public var testAppendStallMs = 0
     public init() {}
 }
 
@@ -71,6 +73,8 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         let relay: ClassRelay
         var lease: LeaseTracker
         var owner: Owner?
+        /// A write of the class run here got no answer: reload it once Redis answers again.
+        var reloadPending = false
     }
     private var entries: [String: Entry] = [:]
     private let relays = Locked<[String: ClassRelay]>([:])
@@ -313,6 +317,10 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
                 return
             }
             entries[code] = entry
+            if answer == true, entry.reloadPending, entry.owner != nil {
+                reload(code)
+                return
+            }
             if let owner = entry.owner, let finished = owner.session.publicView.snapshot.finishedAt,
                now - finished >= options.finishedGraceMs {
                 close(code)
@@ -349,10 +357,16 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     /// stored) or one taken over from its stream (Resume.rebuild, as after a crash).
     private func runClass(_ code: String, fence: Int64, recording: Recording?, plan: ClassPlan, steps: [Step], token: String?) throws {
         let out = OutChannel(store: store, channel: ClusterKeys.outbound(code))
-        let sink = RedisStreamSink(store: store, code: code, fence: fence, location: recordingLocation(code)) { [weak self] in
-            guard let self else { return }
-            self.control.async { self.fenced(code, fence: fence) }
-        }
+        let sink = RedisStreamSink(store: store, code: code, fence: fence, location: recordingLocation(code),
+                                   testStallMs: options.testAppendStallMs,
+                                   onFenced: { [weak self] in
+                                       guard let self else { return }
+                                       self.control.async { self.fenced(code, fence: fence) }
+                                   },
+                                   onUncertain: { [weak self] in
+                                       guard let self else { return }
+                                       self.control.async { self.writeUncertain(code, fence: fence) }
+                                   })
         let session = try ClassSession(code: code, plan: plan, steps: steps, instructorToken: token, server: server, leadMs: leadMs,
                                        recording: .sink(sink, resuming: recording), logger: logger, fanout: RedisFanout(out: out))
         let owner = Owner(session: session, fence: fence, out: out, joinStallMs: options.testJoinStallMs)
@@ -369,6 +383,24 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         logger.notice("cluster: class \(code): this node runs it now (fence \(fence)\(recording == nil ? ", new class" : ", taken over at \(at.status.rawValue) step \(at.stepIndex.map { String($0 + 1) } ?? "-")"))")
     }
 
+    /// A write went out under `fence` and no answer came: the stream may hold an event the
+    /// session did not make (the instructor was told it failed). The sink writes nothing more;
+    /// the next tick that renews the lease reloads the class.
+    private func writeUncertain(_ code: String, fence: Int64) {
+        guard entries[code]?.lease.fence == fence, entries[code]?.owner != nil else { return }
+        entries[code]?.reloadPending = true
+        logger.warning("cluster: class \(code): Redis did not answer a write in time; the class is reloaded from its recording once Redis answers")
+    }
+
+    /// Runs the class afresh from its stream, as a take-over would (Resume.rebuild): the stream
+    /// is the truth, whatever became of the write that got no answer. The lease is let go
+    /// without a word to the other nodes and taken back at once (a new fence).
+    private func reload(_ code: String) {
+        entries[code]?.reloadPending = false
+        stepDown(code, release: true, announce: false, why: "reloading it from its recording after a write got no answer")
+        tryAcquire(code)
+    }
+
     private func fenced(_ code: String, fence: Int64) {
         guard entries[code]?.lease.fence == fence else { return }
         _ = entries[code]?.lease.fenced()
@@ -376,13 +408,13 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     }
 
     /// Stops running the class here; the relay stays (its phones stay connected).
-    private func stepDown(_ code: String, release: Bool, why: String) {
+    private func stepDown(_ code: String, release: Bool, announce: Bool = true, why: String) {
         guard var entry = entries[code] else { return }
         if release, let value = entry.lease.leaseValue(node: node) {
             _ = controlStore.eval(ClusterScripts.release, keys: [ClusterKeys.lease(code)], [value])
             entry.lease.released()
             // Another node takes it at once instead of waiting for two ticks.
-            controlStore.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("release \(code)".utf8)])
+            if announce { controlStore.send([Array("PUBLISH".utf8), Array(ClusterKeys.classEvents.utf8), Array("release \(code)".utf8)]) }
         }
         if let owner = entry.owner {
             entry.owner = nil

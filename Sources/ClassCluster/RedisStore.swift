@@ -136,18 +136,31 @@ final class RedisStreamSink: RecordingSink {
     let location: String
     /// Told (once per refusal) that another node holds the class now.
     let onFenced: @Sendable () -> Void
+    /// Told once that a write's outcome is unknown: the node reloads the class from its stream.
+    let onUncertain: @Sendable () -> Void
+    /// Tests only: each append waits this long before it is sent.
+    let testStallMs: Int
+    /// A write went out and no answer came (a timeout, the connection dropped under it): the
+    /// stream may hold an event the session did not make, so nothing more is written here.
+    /// Owned by the class queue, like the session's recorder.
+    private var uncertain = false
 
-    init(store: RedisStore, code: String, fence: Int64, location: String, onFenced: @escaping @Sendable () -> Void) {
+    init(store: RedisStore, code: String, fence: Int64, location: String, testStallMs: Int = 0,
+         onFenced: @escaping @Sendable () -> Void, onUncertain: @escaping @Sendable () -> Void) {
         self.store = store
         self.code = code
         self.fence = fence
         self.location = location
+        self.testStallMs = testStallMs
         self.onFenced = onFenced
+        self.onUncertain = onUncertain
     }
 
     var required: Bool { true }
 
     func append(_ event: RecordedEvent) throws {
+        if uncertain { throw RecordingError("Redis did not answer an earlier write in time; the class is being reloaded from its recording") }
+        if testStallMs > 0 { usleep(UInt32(testStallMs) * 1_000) }
         try check(store.eval(ClusterScripts.append, keys: [ClusterKeys.recording(code), ClusterKeys.fence(code)],
                              [String(fence), try RedisRecording.line(event)]))
     }
@@ -155,6 +168,7 @@ final class RedisStreamSink: RecordingSink {
     func close() throws {}
 
     func newRun(plan: ClassPlan, steps: [Step], classCode: String, startedAt: Int64, instructorTokenHash: String?) throws -> any RecordingSink {
+        if uncertain { throw RecordingError("Redis did not answer an earlier write in time; the class is being reloaded from its recording") }
         let header = RecordingHeader(format: RecordingHeader.currentFormat, classCode: classCode, startedAt: startedAt,
                                      plan: plan, steps: steps, instructorTokenHash: instructorTokenHash)
         try check(store.eval(ClusterScripts.newRun, keys: [ClusterKeys.recording(code), ClusterKeys.fence(code)],
@@ -168,6 +182,10 @@ final class RedisStreamSink: RecordingSink {
         case .failure(.server(let m)) where m.hasPrefix("FENCED"):
             onFenced()
             throw RecordingSuperseded()
+        case .failure(let e) where e.outcomeUnknown:
+            uncertain = true
+            onUncertain()
+            throw RecordingError("no answer from Redis in time (\(e)); it may have been stored, so the class is reloaded from its recording")
         case .failure(let e):
             throw RecordingError("\(e)")
         }

@@ -75,6 +75,14 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         if case .notConnected(let m) = self { return m }
         return description
     }
+
+    /// The command went out and no answer came back: Redis may or may not have carried it out.
+    public var outcomeUnknown: Bool {
+        switch self {
+        case .timedOut, .connectionLost, .protocolError: return true
+        default: return false
+        }
+    }
 }
 
 /// What happened to a connection, for logs and for owners that must react to a reconnect.

@@ -102,6 +102,7 @@ extension Serve {
         let env = ProcessInfo.processInfo.environment
         if let ms = env["CLASSCTL_TEST_JOIN_STALL_MS"].flatMap(Int.init) { options.testJoinStallMs = ms }
         if let ms = env["CLASSCTL_TEST_SHUTDOWN_STALL_MS"].flatMap(Int.init) { options.testShutdownStallMs = ms }
+        if let ms = env["CLASSCTL_TEST_APPEND_STALL_MS"].flatMap(Int.init) { options.testAppendStallMs = ms }
         let cluster: ClusterNode
         do {
             cluster = try ClusterNode(url: redisURL, options: options, server: hosting.server, classes: hosting.classes,

@@ -118,12 +118,12 @@ private final class StoreHarness: @unchecked Sendable {
     let up = Locked(false)
     let store: RedisStore
 
-    init(_ url: String) throws {
+    init(_ url: String, timeoutMs: Int = 2_000) throws {
         let up = self.up
         let c = RedisConnection(configuration: try testConfiguration(url), loop: loop, callbackQueue: replies) { e in
             up.withLock { $0 = (e == .connected) }
         }
-        store = RedisStore(connection: c, up: up, timeoutMs: 2_000)
+        store = RedisStore(connection: c, up: up, timeoutMs: timeoutMs)
         c.start()
     }
 
@@ -169,7 +169,8 @@ private final class StoreHarness: @unchecked Sendable {
         _ = try h.store.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease("C2"), ClusterKeys.fence("C2")], ["1", "10000"]).get()
         _ = try h.store.eval(ClusterScripts.append, keys: [ClusterKeys.recording("C2"), ClusterKeys.fence("C2")], ["1", try RedisRecording.line(header)]).get()
         let fencedCalls = Locked(0)
-        let old = RedisStreamSink(store: h.store, code: "C2", fence: 1, location: "test") { fencedCalls.withLock { $0 += 1 } }
+        let old = RedisStreamSink(store: h.store, code: "C2", fence: 1, location: "test",
+                                  onFenced: { fencedCalls.withLock { $0 += 1 } }, onUncertain: {})
         try old.append(RecordedEvent(at: 2_000, kind: .command, command: .start, seq: 1, stepIndex: 0))
 
         // Another node takes over (fence 2): the old owner's next write is refused.
@@ -177,7 +178,7 @@ private final class StoreHarness: @unchecked Sendable {
         _ = try h.store.eval(ClusterScripts.acquire, keys: [ClusterKeys.lease("C2"), ClusterKeys.fence("C2")], ["2", "10000"]).get()
         #expect(throws: RecordingSuperseded.self) { try old.append(RecordedEvent(at: 3_000, kind: .command, command: .next, seq: 2, stepIndex: 1)) }
         #expect(fencedCalls.withLock { $0 } == 1)
-        let new = RedisStreamSink(store: h.store, code: "C2", fence: 2, location: "test") {}
+        let new = RedisStreamSink(store: h.store, code: "C2", fence: 2, location: "test", onFenced: {}, onUncertain: {})
         try new.append(RecordedEvent(at: 3_100, kind: .command, command: .pause, seq: 2, stepIndex: 0))
 
         // The stream reads as a recording file would: header, then the events that were accepted.
@@ -191,5 +192,30 @@ private final class StoreHarness: @unchecked Sendable {
         let again = try new.newRun(plan: plan, steps: steps, classCode: "C2", startedAt: 9_000, instructorTokenHash: nil)
         #expect(try RedisRecording.read(h.store, code: "C2", name: "test").events.isEmpty)
         #expect(again === new)
+    }
+
+    /// A write that goes out and gets no answer may have been stored: the sink says so once
+    /// (the node then reloads the class from its stream) and writes nothing more on top.
+    @Test func aWriteThatGetsNoAnswerStopsTheSink() async throws {
+        let (fd, port) = try listeningSocket()   // accepts (the backlog) and never answers
+        defer { close(fd) }
+        let h = try StoreHarness("redis://127.0.0.1:\(port)", timeoutMs: 300)
+        #expect(await eventually { h.store.isUp })
+        let uncertain = Locked(0)
+        let sink = RedisStreamSink(store: h.store, code: "C3", fence: 1, location: "test",
+                                   onFenced: { Issue.record("not a fence refusal") }, onUncertain: { uncertain.withLock { $0 += 1 } })
+        let first = #expect(throws: RecordingError.self) {
+            try sink.append(RecordedEvent(at: 1_000, kind: .command, command: .start, seq: 1, stepIndex: 0))
+        }
+        #expect(first?.message.contains("may have been stored") == true, "\(String(describing: first))")
+        #expect(uncertain.withLock { $0 } == 1)
+        let second = #expect(throws: RecordingError.self) {
+            try sink.append(RecordedEvent(at: 2_000, kind: .command, command: .next, seq: 1, stepIndex: 1))
+        }
+        #expect(second?.message.contains("being reloaded from its recording") == true, "\(String(describing: second))")
+        #expect(throws: RecordingError.self) {
+            _ = try sink.newRun(plan: BuiltinPlans.default, steps: [], classCode: "C3", startedAt: 3_000, instructorTokenHash: nil)
+        }
+        #expect(uncertain.withLock { $0 } == 1)
     }
 }

@@ -314,6 +314,56 @@ def test_a_stopping_node_hands_its_classes_over_at_once(tmp_path, monkeypatch):
         assert handed < 2.5, stopping.output()[-1500:]
 
 
+def test_a_write_that_gets_no_answer_reloads_the_class_from_its_recording(tmp_path, monkeypatch):
+    """Redis stalls (SIGSTOP) with the owner's write of "next" in its socket: the node times out
+    and tells the instructor the command failed, then Redis wakes and stores it. The stream now
+    holds a step the class never made; a take-over would make it later, by surprise. The owner
+    must write nothing more on top and, once Redis answers, run the class afresh from its
+    stream. Each write is held 1 s before it is sent (a test-only setting) so that Redis can be
+    stopped while one is on its way; the lease is 10 s so no other node takes over meanwhile."""
+    monkeypatch.setenv("CLASSCTL_TEST_APPEND_STALL_MS", "1000")
+    with Cluster(tmp_path, nodes=2, extra=("--lease-ms", "10000")) as c:
+        opened = c.open_class(node=0, plan=PLAN)
+        code, token = opened["code"], opened["token"]
+        owner = c.nodes[0]
+
+        async def run():
+            phone = Phone(c.nodes[1].url, code, name="Eli")
+            await phone.connect()
+            console = Phone(c.nodes[1].url, code, role="instructor", token=token)
+            await console.connect()
+            s = await console.command("start")
+            assert s["type"] == "state" and s["step"] == 0
+            seen = len(console.messages)
+            await console.send({"type": "command", "command": "next"})
+            await asyncio.sleep(0.4)                        # the owner holds its write
+            c.redis.proc.send_signal(signal.SIGSTOP)        # ... and sends it to a stalled Redis
+            try:
+                await asyncio.sleep(2.0)                    # its 1 s timeout passes
+            finally:
+                c.redis.proc.send_signal(signal.SIGCONT)    # Redis wakes and stores it
+            # The instructor may hear "not saved" or nothing (the owner's link to Redis is
+            # reconnecting when it answers); either way no state acknowledged the command.
+            assert all(m["type"] != "state" or m["step"] == 0 for m in console.messages[seen:])
+            assert "next (instructor) refused: it could not be saved (no answer from Redis in time" in owner.output(), owner.output()[-2000:]
+            # The class is run again from its stream: the step that was stored is the class's.
+            got = await phone.wait(lambda m: m["type"] == "state" and m["step"] == 1, timeout=15)
+            assert got["status"] == "running"
+            for n in c.nodes:
+                assert api_state(n.url, code)["step"] == 1
+            n = await console.command_retrying("next", until=lambda m: m["step"] == 2)
+            assert n["step"] == 2
+            for p in (phone, console):
+                await p.close()
+        asyncio.run(run())
+        assert "reloaded from its recording" in owner.output(), owner.output()[-2000:]
+        stream = c.redis.cli("XRANGE", f"classctl:class:{code}:rec", "-", "+")
+        events = [json.loads(line) for line in stream.splitlines() if line.startswith("{") and '"seq"' in line]
+        # The reload is noted as a resumption, as a take-over is.
+        assert [(e["kind"], e.get("command", {}).get("type")) for e in events] == [
+            ("command", "start"), ("command", "next"), ("resumed", None), ("command", "next")], stream
+
+
 def test_a_stalled_owner_that_comes_back_steps_down(tmp_path):
     with Cluster(tmp_path, nodes=2) as c:
         opened = c.open_class(node=0, plan=PLAN)
