@@ -219,7 +219,10 @@ private let needsRedis = Testing.ConditionTrait.enabled(if: RedisServerProcess.i
         let pinging = h.subscriber(config)
         #expect(await eventually { h.subscriberEvents.all.contains(.disconnected(.timedOut(ms: 300))) })
         pinging.close()
-        // A subscription that is never confirmed fails at its timeout (and stays wanted).
+        // A subscription that is never confirmed fails at its timeout (and stays wanted). No
+        // pings here: an unanswered PING sent just before it would reset the link first, and
+        // the subscription would fail as "not connected" (TSan's slower run once did).
+        config.subscriberPingIntervalMs = 60_000
         let sub = h.subscriber(config)
         let (error, seconds) = await measured(sub, subscribe: ["x"])
         #expect(error == .timedOut(ms: 300))
