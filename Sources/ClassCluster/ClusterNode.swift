@@ -266,7 +266,8 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         }
         lastTickAt = started
         // Both connections: a node that cannot publish must not keep its classes.
-        guard controlStore.isUp, store.isUp else { return }
+        guard controlStore.isUp, store.isUp else { redisUpSince = nil; return }
+        if redisUpSince == nil { redisUpSince = uptimeMillis() }
         var phases: [(String, Double)] = []
         func timed(_ name: String, _ body: () -> Void) {
             let t0 = uptimeMillis()
@@ -278,7 +279,12 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
         let now = wallClockMillis()
         if now - lastClockCheck >= Int64(options.clockCheckEveryMs) { timed("clock") { measureClock() } }
         timed("leases") { for code in entries.keys.sorted() { checkLease(code, now: now) } }
-        if ticks % 3 == 0 { timed("dead nodes") { dropMembersOfDeadNodes() } }
+        // After an outage every node's heartbeat key has lapsed: wait a heartbeat's lifetime
+        // for the others to beat again before calling any of them dead (their phones would
+        // be dropped while their relays still hold them).
+        if ticks % 3 == 0, uptimeMillis() - (redisUpSince ?? .infinity) >= Double(heartbeatTTLMs) {
+            timed("dead nodes") { dropMembersOfDeadNodes() }
+        }
         let took = uptimeMillis() - started
         if took > Double(options.tickMs) / 2 {
             let parts = phases.map { "\($0.0) \(Int($0.1)) ms" }.joined(separator: ", ")
@@ -287,9 +293,13 @@ public final class ClusterNode: ClassOpener, @unchecked Sendable {
     }
     private var lastTickAt: Double = 0
 
+    /// Since when (uptime ms) both connections have been up without a break. On `control`.
+    private var redisUpSince: Double?
+    private var heartbeatTTLMs: Int { max(5_000, options.leaseTTLMs + 2 * options.tickMs) }
+
     private func beat() {
         controlStore.send([Array("SET".utf8), Array(ClusterKeys.node(node).utf8), Array("1".utf8), Array("PX".utf8),
-                    Array(String(max(5_000, options.leaseTTLMs + 2 * options.tickMs)).utf8)])
+                    Array(String(heartbeatTTLMs).utf8)])
     }
 
     private func checkLease(_ code: String, now: Int64) {
